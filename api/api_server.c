@@ -1,0 +1,2 @@
+/* placeholder */
+typedef int mk_api_placeholder;

@@ -1,0 +1,2 @@
+/* placeholder */
+typedef int mk_runtime_placeholder;

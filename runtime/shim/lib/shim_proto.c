@@ -1,0 +1,2 @@
+/* placeholder: replaced by the shim protocol implementation */
+typedef int mk_shimlib_placeholder;
