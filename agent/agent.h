@@ -1,0 +1,57 @@
+/* agent.h - the agent's context and its internal API between agent modules.
+ *
+ * One `agent` per process, created by main(). Everything runs on a.loop's thread except work
+ * handed to the libuv thread pool (uv_queue_work), which never touches the pod table.
+ */
+#ifndef MK_AGENT_H
+#define MK_AGENT_H
+
+#include "agent_api.h"
+#include "cgroup.h"
+#include "image.h"
+#include "mk_base.h"
+#include "podspec.h"
+
+#include <uv.h>
+
+typedef struct agent_pod agent_pod;
+
+typedef struct agent_config {
+    char *root_dir;     /* "/" by default; prefixes every path below */
+    char *manifest_dir; /* default <root>/etc/mini-kubelet/manifests */
+    char *listen_addr;  /* default 127.0.0.1:10250; "" disables TCP */
+    char *socket_path;  /* default <root>/run/mini-kubelet/api.sock */
+    char *node_name;    /* default: hostname, lowercased */
+    char *token_file;   /* default <root>/etc/mini-kubelet/token (0600, made on first start) */
+    char *tls_cert_file, *tls_key_file;
+    char *cgroup_root;  /* NULL: beneath the agent's own cgroup */
+    char *shim_path;    /* default: mini-kubelet-shim next to the agent executable */
+    mk_log_level log_level;
+    double backoff_scale;      /* 1.0: crash-loop backoff 10 s doubling to 300 s; tests use less */
+    int resync_seconds;        /* 20 */
+    /* derived paths */
+    char *images_dir;  /* <root>/var/lib/mini-kubelet/images */
+    char *pods_state_dir; /* <root>/var/lib/mini-kubelet/pods */
+    char *pods_run_dir;   /* <root>/run/mini-kubelet/pods */
+    char *pods_log_dir;   /* <root>/var/log/pods */
+} agent_config;
+
+struct agent {
+    uv_loop_t *loop;
+    agent_config cfg;
+    char *token;
+    char *host_ip;             /* first non-loopback IPv4, or NULL */
+    rt_image_store *images;
+    rt_cgroups *cgroups;
+    struct api_server *api;
+    agent_pod *pods;           /* every pod the agent manages (linked list) */
+    struct agent_sources *sources;
+    struct agent_manifests *manifests; /* per-file state for GET /manifests */
+    bool shutting_down;
+};
+
+/* Pod table lookups (agent/pods.c). */
+agent_pod *agent_pod_find(agent *a, const char *ns, const char *name);
+agent_pod *agent_pod_find_uid(agent *a, const char *uid);
+
+#endif
