@@ -1,0 +1,109 @@
+# Shared helpers for the end-to-end tests. Each test file gets its own agent on a private
+# root dir and a free port; everything it starts is torn down in teardown, even on failure.
+
+MK_BUILD_DIR=${MK_BUILD_DIR:-$(cd "$BATS_TEST_DIRNAME/../../build" && pwd)}
+MK_SOURCE_DIR=${MK_SOURCE_DIR:-$(cd "$BATS_TEST_DIRNAME/../.." && pwd)}
+MK_IMAGES=${MK_IMAGES:-$MK_BUILD_DIR/images}
+MK=$MK_BUILD_DIR/mini-kubelet
+
+# wait_until SECONDS CMD...: poll CMD every 50 ms until it succeeds or the deadline passes.
+wait_until() {
+    local deadline=$(( $(date +%s%N) + $1 * 1000000000 )); shift
+    while ! "$@" >/dev/null 2>&1; do
+        if [ "$(date +%s%N)" -gt "$deadline" ]; then
+            echo "timed out waiting for: $*" >&2
+            return 1
+        fi
+        sleep 0.05
+    done
+}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Make a private root with the example images ready to import.
+mk_root() {
+    MK_ROOT=$(mktemp -d /tmp/mkl-e2e.XXXXXX)
+    MK_MANIFESTS=$MK_ROOT/manifests
+    mkdir -p "$MK_MANIFESTS" "$MK_ROOT/var/lib/mini-kubelet/images/import"
+    local f
+    for f in "$MK_IMAGES"/*.tar; do
+        [ -e "$f" ] && cp "$f" "$MK_ROOT/var/lib/mini-kubelet/images/import/"
+    done
+    MK_PORT=$(free_port)
+    MK_URL=http://127.0.0.1:$MK_PORT
+    MK_SOCK=$MK_ROOT/run/mini-kubelet/api.sock
+    export MK_ROOT MK_MANIFESTS MK_PORT MK_URL MK_SOCK
+}
+
+# Start the agent in the background; extra args are passed through.
+agent_start() {
+    "$MK" --root-dir "$MK_ROOT" --manifest-dir "$MK_MANIFESTS" --listen "127.0.0.1:$MK_PORT" \
+        --log-level debug --backoff-scale "${MK_BACKOFF_SCALE:-0.1}" "$@" \
+        >>"$MK_ROOT/agent.log" 2>&1 &
+    MK_AGENT_PID=$!
+    export MK_AGENT_PID
+    wait_until 20 curl -sf "$MK_URL/healthz"
+}
+
+agent_kill9() {
+    kill -9 "$MK_AGENT_PID" 2>/dev/null || true
+    wait "$MK_AGENT_PID" 2>/dev/null || true
+}
+
+agent_stop() {
+    if [ -n "${MK_AGENT_PID:-}" ] && kill -0 "$MK_AGENT_PID" 2>/dev/null; then
+        kill -TERM "$MK_AGENT_PID"
+        wait_until 20 bash -c "! kill -0 $MK_AGENT_PID" || kill -9 "$MK_AGENT_PID"
+        wait "$MK_AGENT_PID" 2>/dev/null || true
+    fi
+}
+
+# Full teardown: stop every pod, the agent, and remove the root. Fails loudly on leaks.
+mk_teardown() {
+    [ -n "${MK_ROOT:-}" ] || return 0
+    agent_stop
+    "$MK" down --root-dir "$MK_ROOT" >>"$MK_ROOT/agent.log" 2>&1 || true
+    if [ -n "${BATS_TEST_COMPLETED:-}" ] || true; then :; fi
+    # last resort: kill any shim of this root that survived
+    local p
+    for p in $(pgrep -f "mini-kubelet-shim.*$MK_ROOT" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
+    if [ "${BATS_ERROR_STATUS:-0}" != 0 ] || [ -z "${BATS_TEST_COMPLETED:-}" ]; then
+        echo "---- agent log ($MK_ROOT/agent.log) ----" >&3 2>/dev/null || true
+        tail -n 60 "$MK_ROOT/agent.log" >&3 2>/dev/null || true
+    fi
+    rm -rf "$MK_ROOT"
+    MK_ROOT=
+}
+
+api() { curl -sS "$MK_URL$1" "${@:2}"; }
+api_sock() { curl -sS --unix-socket "$MK_SOCK" "http://localhost$1" "${@:2}"; }
+
+pod_json() { api "/api/v1/namespaces/${2:-default}/pods/$1"; }
+pod_phase() { pod_json "$1" "${2:-default}" | jq -r '.status.phase'; }
+pod_uid() { pod_json "$1" "${2:-default}" | jq -r '.metadata.uid'; }
+pod_is_running() { [ "$(pod_phase "$1" "${2:-default}")" = Running ]; }
+pod_absent() { [ "$(api "/api/v1/namespaces/${2:-default}/pods/$1" -o /dev/null -w '%{http_code}')" = 404 ]; }
+ctr_field() { # ctr_field POD CTR JQPATH
+    pod_json "$1" | jq -r --arg c "$2" ".status.containerStatuses[] | select(.name==\$c) | $3"
+}
+ctr_running() { [ "$(ctr_field "$1" "$2" '.state.running != null')" = true ]; }
+
+# Host pids of the processes in a container, found from the kernel's view alone: every process
+# whose cgroup path ends in pod-<uid>/<ctr>.
+ctr_pids() { # ctr_pids UID CTR
+    local f pid
+    for f in /proc/[0-9]*/cgroup; do
+        pid=${f#/proc/}; pid=${pid%/cgroup}
+        grep -qE "/pod-$1/$2\$" "$f" 2>/dev/null && echo "$pid"
+    done | sort -n
+}
+# The main (lowest) pid of a container.
+ctr_pid() { ctr_pids "$1" "$2" | head -n1; }
+ns_ino() { readlink "/proc/$1/ns/$2" | tr -dc 0-9; }
+
+write_manifest() { # write_manifest NAME <<< yaml
+    cat >"$MK_MANIFESTS/.$1.tmp"
+    mv "$MK_MANIFESTS/.$1.tmp" "$MK_MANIFESTS/$1"
+}
