@@ -14,6 +14,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* A resource limit to set before exec (RLIMIT_* number). A hard limit above the current one
+ * that cannot be raised (no CAP_SYS_RESOURCE) is clamped to the current one, never an error. */
+typedef struct shim_rlimit {
+    int resource;
+    uint64_t soft;
+    uint64_t hard;
+} shim_rlimit;
+
 typedef struct shim_ctr_spec {
     const char *name;
     const char *id;
@@ -38,21 +46,40 @@ typedef struct shim_ctr_spec {
     /* cgroup.procs files to join (NULL-terminated; may be NULL) */
     char *const *cgroup_procs;
     /* stdio already dup'ed onto 0/1/2 by the shim before calling */
-    bool new_pid_ns; /* the child is pid 1 of a new pid namespace: mount a fresh /proc */
+    /* the child is pid 1 of a new pid namespace (informational: a fresh /proc for whatever pid
+     * namespace the child is in is mounted either way) */
+    bool new_pid_ns;
+    /* seccomp: a raw BPF program (struct sock_filter[], length in bytes); NULL = none */
+    const void *seccomp_bpf;
+    size_t seccomp_bpf_len;
+    /* the pod uses the host's network namespace: bind the host's /sys read-only instead of a
+     * fresh sysfs */
+    bool host_network;
+    /* a directory bound on /dev/shm (the pod's shared one); NULL = a private 64m tmpfs */
+    const char *shm_dir;
+    /* written to /proc/self/oom_score_adj when set; a refusal (EACCES) is ignored */
+    bool set_oom_score_adj;
+    int oom_score_adj;
+    /* resource limits to apply (may be NULL); others stay as inherited */
+    const shim_rlimit *rlimits;
+    size_t n_rlimits;
 } shim_ctr_spec;
 
 /* In the cloned child. Never returns. */
 void shim_container_run(const shim_ctr_spec *spec, int report_fd) __attribute__((noreturn));
 
 typedef struct shim_exec_spec {
-    pid_t target_pid;   /* the container's main process (host pid as seen by the shim) */
+    pid_t target_pid; /* the container's main process (host pid as seen by the shim) */
     char *const *argv;
-    char *const *env;   /* NULL: the container's env (read from /proc/<target>/environ) */
-    const char *cwd;    /* NULL: the container's cwd */
-    const char *user;   /* NULL: the container's uid/gid (from /proc/<target>/status) */
+    char *const *env; /* NULL: the container's env (read from /proc/<target>/environ) */
+    const char *cwd;  /* NULL: the container's cwd */
+    const char *user; /* NULL: the container's uid/gid (from /proc/<target>/status) */
     uint64_t caps;
     bool no_new_privs;
     char *const *cgroup_procs;
+    /* seccomp: a raw BPF program (struct sock_filter[], length in bytes); NULL = none */
+    const void *seccomp_bpf;
+    size_t seccomp_bpf_len;
 } shim_exec_spec;
 
 /* In a forked child of the shim (stdio already on 0/1/2): join the target's cgroup and its
