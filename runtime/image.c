@@ -1,2 +1,0 @@
-/* placeholder */
-typedef int mk_runtime_placeholder;
