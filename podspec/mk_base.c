@@ -12,6 +12,8 @@
 #include <time.h>
 
 static int verrf(mk_err *err, int code, bool sys, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+static int verrf(mk_err *err, int code, bool sys, const char *fmt, va_list ap)
 {
     if (code <= 0)
         code = EINVAL;

@@ -60,16 +60,20 @@ typedef struct podspec_pod {
     /* spec */
     podspec_container *containers;
     size_t n_containers;
-    char *restart_policy;                    /* defaulted "Always" */
+    char *restart_policy;                     /* defaulted "Always" */
     int64_t termination_grace_period_seconds; /* defaulted 30 */
-    char *hostname;                          /* NULL when absent */
-    char *subdomain;                         /* NULL when absent */
-    char *dns_policy;                        /* defaulted "ClusterFirst" */
-    char *scheduler_name;                    /* defaulted "default-scheduler" */
-    char *node_name;                         /* spec.nodeName if given */
+    char *hostname;                           /* NULL when absent */
+    char *subdomain;                          /* NULL when absent */
+    char *dns_policy;                         /* defaulted "ClusterFirst" */
+    char *scheduler_name;                     /* defaulted "default-scheduler" */
+    char *node_name;                          /* spec.nodeName if given */
     bool host_network, host_pid, host_ipc;
     bool share_process_namespace;
     bool enable_service_links; /* defaulted true */
+
+    /* Set by the agent when it first accepts the pod (metadata.creationTimestamp); 0 = unset.
+     * Not part of the hash. */
+    int64_t creation_ns;
 
     /* sha256 hex of the canonical JSON of metadata+spec: changes iff the pod must be recreated */
     char hash[65];
@@ -90,8 +94,13 @@ typedef struct podspec_result {
 /* Parse a manifest (YAML, possibly multi-document, or JSON). `file` is used in messages only.
  * Every Pod document is parsed, validated and defaulted. Empty documents are skipped.
  * On the first error, returns < 0 with err->msg = "file:line:col: field.path: what is wrong"
- * and *out is left empty. Non-Pod kinds (ConfigMap, Secret, ...) are errors in this version:
- *   "file:1:1: kind: ConfigMap is not supported (only Pod)". */
+ * and *out is left empty:
+ *   -EINVAL   YAML syntax error, unknown field, wrong type, or a value the API server rejects
+ *             ("spec.containers[0].name: Invalid value: ...", "...: Required value")
+ *   -ENOTSUP  a real Kubernetes field or kind this version does not support yet
+ *             ("spec.volumes: not supported", "kind: ConfigMap is not supported yet (only Pod)")
+ * Fields meaningless on one node (nodeSelector, affinity, tolerations, ...) are accepted and
+ * reported in out->warnings. */
 int podspec_parse(const char *file, const char *buf, size_t len, podspec_result *out, mk_err *err);
 void podspec_result_free(podspec_result *r);
 
@@ -116,8 +125,8 @@ typedef enum {
 
 typedef struct podspec_container_state {
     podspec_state_kind kind;
-    char *reason;  /* waiting/terminated */
-    char *message; /* waiting/terminated */
+    char *reason;           /* waiting/terminated */
+    char *message;          /* waiting/terminated */
     int64_t started_at_ns;  /* running/terminated; 0 = unset */
     int64_t finished_at_ns; /* terminated */
     int exit_code;          /* terminated */
