@@ -273,10 +273,28 @@ static void exec_work(uv_work_t *w)
     }
 }
 
+static bool command_did_not_start(int rc)
+{
+    return rc == -ENOENT || rc == -EACCES || rc == -EPERM || rc == -EIO;
+}
+
 static void on_exec_sent(uv_work_t *w, int status)
 {
     exec_stream *s = w->data;
     if (s->finished) {
+        unref(s);
+        return;
+    }
+    if (status >= 0 && command_did_not_start(s->rc)) {
+        /* The command itself could not run in the container (not found, not executable):
+         * answer as a shell would, with its reason on stderr and 127 or 126. */
+        exec_out *o = &s->out[1];
+        free(o->buf);
+        o->buf = xasprintf("%s\n", s->werr.msg);
+        o->len = strlen(o->buf);
+        o->cap = o->len + 1;
+        s->exit_code = s->rc == -ENOENT ? 127 : 126;
+        complete(s);
         unref(s);
         return;
     }

@@ -49,7 +49,7 @@ int shim_exit_code(int wstatus, int *sig)
 
 int shim_report_errno(const char *line)
 {
-    if (strstr(line, strerror(ENOENT)))
+    if (strstr(line, strerror(ENOENT)) || strstr(line, "executable file not found"))
         return ENOENT;
     if (strstr(line, strerror(EACCES)))
         return EACCES;

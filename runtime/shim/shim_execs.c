@@ -70,7 +70,7 @@ void shim_exec_on_report(shim_ctx *ctx, shim_execp *x)
     if (x->report.len > 0) {
         int code = shim_report_errno(x->report.buf);
         if (c)
-            shim_reply_err(ctx, c, code, code == ENOENT ? 127 : 126, "exec: %s", x->report.buf);
+            shim_reply_err(ctx, c, code, code == ENOENT ? 127 : 126, "%s", x->report.buf);
         x->failed = true;
         if (x->reaped)
             exec_forget(ctx, x);

@@ -25,6 +25,10 @@ ctr_running_ns() {
     [ "$(curl -s "$MK_URL/api/v1/namespaces/lab/pods/box" | jq -r '.status.containerStatuses[0].state.running != null')" = true ]
 }
 
+teardown() {
+    mk_log_on_failure
+}
+
 teardown_file() {
     mk_teardown
 }
@@ -70,11 +74,19 @@ code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
     [ "$(code "$MK_URL/containerLogs/lab/box/sh?previous=true")" = 400 ]
 }
 
-@test "exec over the socket: output and exit code" {
+@test "exec over the socket: output and exit code (cmd is split on spaces, as the kubelet does)" {
     run curl -s -D "$BATS_TEST_TMPDIR/h" --unix-socket "$MK_SOCK" -XPOST \
-        'http://localhost/run/lab/box/sh?cmd=sh+-c+echo+hi%3Bexit+4'
-    [ "$output" = hi ]
-    grep -qi '^X-Exit-Code: 4' "$BATS_TEST_TMPDIR/h"
+        'http://localhost/run/lab/box/sh?cmd=echo+hi+there'
+    [ "$output" = "hi there" ]
+    grep -qi '^X-Exit-Code: 0' "$BATS_TEST_TMPDIR/h"
+    run curl -s -D "$BATS_TEST_TMPDIR/h" --unix-socket "$MK_SOCK" -XPOST \
+        'http://localhost/run/lab/box/sh?cmd=ls+/no-such-dir'
+    [[ "$output" == *"no-such-dir"* ]]
+    grep -qi '^X-Exit-Code: [1-9]' "$BATS_TEST_TMPDIR/h"
+    # a command that does not exist: 127, like a shell
+    run curl -s -D "$BATS_TEST_TMPDIR/h" --unix-socket "$MK_SOCK" -XPOST \
+        'http://localhost/run/lab/box/sh?cmd=no-such-command'
+    grep -qi '^X-Exit-Code: 127' "$BATS_TEST_TMPDIR/h"
 }
 
 @test "exec into an unknown container is 404, wrong method 405 with Allow" {

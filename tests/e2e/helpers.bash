@@ -60,19 +60,22 @@ agent_stop() {
     fi
 }
 
-# Full teardown: stop every pod, the agent, and remove the root. Fails loudly on leaks.
+# Print the tail of the agent's log when the current test failed (call from teardown()).
+mk_log_on_failure() {
+    if [ -z "${BATS_TEST_COMPLETED:-}" ] && [ -n "${MK_ROOT:-}" ]; then
+        echo "---- last lines of $MK_ROOT/agent.log ----" >&3
+        grep -v ' DEBUG api: ' "$MK_ROOT/agent.log" | tail -n 40 >&3 || true
+    fi
+}
+
+# Full teardown: stop the agent and every pod, then remove the root.
 mk_teardown() {
     [ -n "${MK_ROOT:-}" ] || return 0
     agent_stop
     "$MK" down --root-dir "$MK_ROOT" >>"$MK_ROOT/agent.log" 2>&1 || true
-    if [ -n "${BATS_TEST_COMPLETED:-}" ] || true; then :; fi
-    # last resort: kill any shim of this root that survived
+    # last resort, so that a broken `down` cannot leak shims onto the machine
     local p
     for p in $(pgrep -f "mini-kubelet-shim.*$MK_ROOT" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
-    if [ "${BATS_ERROR_STATUS:-0}" != 0 ] || [ -z "${BATS_TEST_COMPLETED:-}" ]; then
-        echo "---- agent log ($MK_ROOT/agent.log) ----" >&3 2>/dev/null || true
-        tail -n 60 "$MK_ROOT/agent.log" >&3 2>/dev/null || true
-    fi
     rm -rf "$MK_ROOT"
     MK_ROOT=
 }

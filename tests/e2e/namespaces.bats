@@ -42,6 +42,10 @@ YAML
     wait_until 30 ctr_running shared b
 }
 
+teardown() {
+    mk_log_on_failure
+}
+
 teardown_file() {
     mk_teardown
 }

@@ -9,6 +9,7 @@ setup() {
 }
 
 teardown() {
+    mk_log_on_failure
     mk_teardown
 }
 
