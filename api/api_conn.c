@@ -1,0 +1,745 @@
+/* api_conn.c - one client connection: HTTP/1.1 parsing with http-parser, keep-alive and
+ * pipelining (one request at a time, the rest waits in the input buffer), header/idle
+ * timeouts, bounded input and output, complete and chunked responses. */
+#include "api_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct buf {
+    char *p;
+    size_t len, cap;
+} buf;
+
+typedef enum {
+    T_NONE,
+    T_HEADER, /* the request's headers must arrive */
+    T_BODY,   /* the body must keep coming */
+    T_IDLE,   /* keep-alive: waiting for the next request */
+    T_RESUME, /* parse pipelined input on the next loop turn */
+    T_LINGER, /* response sent, waiting for the client to close */
+    T_DROP,   /* close on the next loop turn */
+} timer_kind;
+
+typedef enum { C_OPEN, C_LINGER, C_CLOSED } conn_state;
+
+typedef enum { R_NONE, R_FULL, R_CHUNKED, R_RAW } resp_kind;
+
+struct api_conn {
+    api_server *srv;
+    api_conn *prev, *next;
+    union {
+        uv_handle_t handle;
+        uv_stream_t stream;
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;
+    } h;
+    uv_timer_t timer;
+    uv_shutdown_t shutdown;
+    int handles_open;
+    bool trusted;
+    conn_state state;
+    timer_kind tkind;
+
+    http_parser parser;
+    buf in; /* received, in[in_off..in.len) not parsed yet */
+    size_t in_off;
+    bool reading, eof, in_process;
+
+    /* the request being parsed */
+    buf url, field, value, body;
+    char *authorization, *accept;
+    bool last_was_value, expect_continue;
+    size_t header_bytes;
+    int reject; /* 413/431 decided in a parser callback */
+
+    /* the request being answered */
+    bool busy, async, close_after;
+    agent_api_stream *stream;
+    resp_kind resp;
+    int resp_code;
+    size_t resp_bytes;
+    int64_t started_ns;
+    void **held;
+    size_t n_held;
+
+    size_t wq_bytes; /* queued, not yet written */
+};
+
+typedef struct wreq {
+    uv_write_t req;
+    api_conn *c;
+    size_t len;
+    char data[];
+} wreq;
+
+static void process_input(api_conn *c);
+static void update_reading(api_conn *c);
+
+/* ---- small buffers ---- */
+
+static void buf_add(buf *b, const char *p, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        b->p = xrealloc(b->p, cap);
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void buf_free(buf *b)
+{
+    free(b->p);
+    *b = (buf){0};
+}
+
+static void reset_request(api_conn *c)
+{
+    buf_free(&c->url);
+    buf_free(&c->field);
+    buf_free(&c->value);
+    buf_free(&c->body);
+    free(c->authorization);
+    free(c->accept);
+    c->authorization = c->accept = NULL;
+    c->last_was_value = c->expect_continue = false;
+    c->header_bytes = 0;
+    for (size_t i = 0; i < c->n_held; i++)
+        free(c->held[i]);
+    free(c->held);
+    c->held = NULL;
+    c->n_held = 0;
+}
+
+/* ---- timers and closing ---- */
+
+static void on_timer(uv_timer_t *t);
+
+static void set_timer(api_conn *c, timer_kind k, uint64_t ms)
+{
+    if (c->tkind == T_DROP)
+        return; /* a drop is final */
+    c->tkind = k;
+    if (k == T_NONE)
+        uv_timer_stop(&c->timer);
+    else
+        uv_timer_start(&c->timer, on_timer, ms, 0);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    api_conn *c = h->data;
+    if (--c->handles_open > 0)
+        return;
+    api_server *s = c->srv;
+    reset_request(c);
+    buf_free(&c->in);
+    free(c);
+    api_server_conn_gone(s);
+}
+
+void api_conn_close(api_conn *c)
+{
+    if (c->state == C_CLOSED)
+        return;
+    c->state = C_CLOSED;
+    if (c->stream) {
+        agent_api_stream_cancel(MK_STEAL(c->stream));
+        mk_debug("api: client went away, stream cancelled");
+    }
+    c->async = false;
+    api_server *s = c->srv;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    s->n_conns--;
+    uv_timer_stop(&c->timer);
+    uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+    /* A dropped TCP client gets a reset: what the kernel still buffers for it is freed now. */
+    if (c->tkind == T_DROP && !c->trusted && uv_tcp_close_reset(&c->h.tcp, on_handle_closed) == 0)
+        return;
+    uv_close(&c->h.handle, on_handle_closed);
+}
+
+/* Close from inside a callback that must not see the connection vanish under it. */
+static void drop_later(api_conn *c)
+{
+    if (c->state != C_CLOSED)
+        set_timer(c, T_DROP, 0);
+}
+
+static uint64_t linger_ms(const api_conn *c)
+{
+    return c->srv->idle_ms < 2000 ? c->srv->idle_ms : 2000;
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    api_conn *c = req->data;
+    if (c->state != C_LINGER)
+        return;
+    if (status < 0 || c->eof) {
+        api_conn_close(c);
+        return;
+    }
+    set_timer(c, T_LINGER, linger_ms(c)); /* all written: give the client a moment to close */
+}
+
+/* Flush what is queued, send FIN, keep reading (and discarding) until the client closes, so
+ * unread input does not turn our last response into a reset. */
+static void close_gracefully(api_conn *c)
+{
+    if (c->state != C_OPEN)
+        return;
+    if (c->tkind == T_DROP) { /* dropped for not reading: no point in flushing */
+        api_conn_close(c);
+        return;
+    }
+    c->state = C_LINGER;
+    c->in.len = c->in_off = 0;
+    c->shutdown.data = c;
+    if (uv_shutdown(&c->shutdown, &c->h.stream, on_shutdown) < 0) {
+        api_conn_close(c);
+        return;
+    }
+    set_timer(c, T_LINGER, c->srv->idle_ms);
+    update_reading(c);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    api_conn *c = t->data;
+    switch (c->tkind) {
+    case T_RESUME:
+        c->tkind = T_NONE;
+        process_input(c);
+        return;
+    case T_HEADER:
+        mk_debug("api: closing a connection whose request headers did not arrive in time");
+        break;
+    case T_BODY:
+    case T_IDLE:
+    case T_LINGER:
+    case T_DROP:
+    case T_NONE:
+        break;
+    }
+    api_conn_close(c);
+}
+
+/* ---- writing ---- */
+
+static void on_write(uv_write_t *req, int status)
+{
+    wreq *w = (wreq *)req;
+    api_conn *c = w->c;
+    c->wq_bytes -= w->len;
+    free(w);
+    if (status < 0 && status != UV_ECANCELED && c->state != C_CLOSED) {
+        mk_debug("api: write failed: %s", uv_strerror(status));
+        api_conn_close(c);
+    }
+}
+
+static int conn_write(api_conn *c, const uv_buf_t *bufs, size_t n)
+{
+    if (c->state != C_OPEN || c->tkind == T_DROP)
+        return -EPIPE;
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += bufs[i].len;
+    if (total == 0)
+        return 0;
+    if (c->wq_bytes > 0 && c->wq_bytes + total > API_MAX_WRITE_QUEUE) {
+        mk_warn("api: dropping a client that does not read (%zu bytes unsent)", c->wq_bytes);
+        drop_later(c);
+        return -ENOBUFS;
+    }
+    wreq *w = xmalloc(sizeof(*w) + total);
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(w->data + off, bufs[i].base, bufs[i].len);
+        off += bufs[i].len;
+    }
+    w->c = c;
+    w->len = total;
+    uv_buf_t one = uv_buf_init(w->data, (unsigned)total);
+    int r = uv_write(&w->req, &c->h.stream, &one, 1, on_write);
+    if (r < 0) {
+        free(w);
+        drop_later(c);
+        return -EPIPE;
+    }
+    c->wq_bytes += total;
+    c->resp_bytes += total;
+    return 0;
+}
+
+static const char *reason_phrase(int code)
+{
+    const char *s = http_status_str((enum http_status)code);
+    return s && *s ? s : "Unknown";
+}
+
+static void write_head(api_conn *c, int code, const char *ctype, const char *framing,
+                       const char *extra, const void *body, size_t len)
+{
+    bool http10 = c->parser.http_major == 1 && c->parser.http_minor == 0;
+    const char *conn_hdr = c->close_after ? "Connection: close\r\n"
+                           : http10       ? "Connection: keep-alive\r\n"
+                                          : "";
+    cleanup_free char *head =
+        xasprintf("HTTP/1.1 %d %s\r\n%s%s%s%s%s%s\r\n", code, reason_phrase(code),
+                  ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "", framing,
+                  conn_hdr, extra ? extra : "");
+    uv_buf_t b[2] = {uv_buf_init(head, (unsigned)strlen(head)),
+                     uv_buf_init((char *)body, (unsigned)len)};
+    c->resp_code = code;
+    conn_write(c, b, body ? 2 : 1);
+}
+
+/* The response is complete: log it, then go on with the next request or close. */
+static void response_done(api_conn *c)
+{
+    if (!c->busy)
+        return;
+    double ms = (double)(mk_monotonic_ns() - c->started_ns) / 1e6;
+    mk_debug("api: %s %s %s -> %d (%zu bytes, %.2f ms)", c->trusted ? "unix" : "tcp",
+             http_method_str((enum http_method)c->parser.method), c->url.p ? c->url.p : "",
+             c->resp_code, c->resp_bytes, ms);
+    c->busy = false;
+    c->async = false;
+    c->resp = R_NONE;
+    reset_request(c);
+    if (c->state != C_OPEN)
+        return;
+    if (c->close_after) {
+        close_gracefully(c);
+        return;
+    }
+    update_reading(c);
+    if (c->in_off < c->in.len)
+        set_timer(c, T_RESUME, 0);
+    else
+        set_timer(c, T_IDLE, c->srv->idle_ms);
+}
+
+void api_respond(api_conn *c, int code, const char *ctype, const char *extra_headers,
+                 const void *body, size_t len)
+{
+    if (!c->busy || c->resp != R_NONE)
+        return;
+    char framing[64];
+    snprintf(framing, sizeof(framing), "Content-Length: %zu\r\n", len);
+    c->resp = R_FULL;
+    write_head(c, code, ctype, framing, extra_headers, body, len);
+    response_done(c);
+}
+
+void api_stream_begin(api_conn *c, int code, const char *ctype)
+{
+    if (!c->busy || c->resp != R_NONE)
+        return;
+    bool http10 = c->parser.http_major == 1 && c->parser.http_minor == 0;
+    if (http10)
+        c->close_after = true; /* no chunked encoding: the body ends when we close */
+    c->resp = http10 ? R_RAW : R_CHUNKED;
+    write_head(c, code, ctype, http10 ? "" : "Transfer-Encoding: chunked\r\n", NULL, NULL, 0);
+}
+
+int api_stream_write(api_conn *c, const void *data, size_t len)
+{
+    if (c->state != C_OPEN || !c->busy)
+        return -EPIPE;
+    if (c->resp == R_NONE)
+        api_stream_begin(c, 200, "text/plain; charset=utf-8");
+    if (len == 0)
+        return 0;
+    if (c->resp == R_RAW) {
+        uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+        return conn_write(c, &b, 1);
+    }
+    if (c->resp != R_CHUNKED)
+        return -EINVAL;
+    char size[32];
+    int n = snprintf(size, sizeof(size), "%zx\r\n", len);
+    uv_buf_t b[3] = {uv_buf_init(size, (unsigned)n), uv_buf_init((char *)data, (unsigned)len),
+                     uv_buf_init("\r\n", 2)};
+    return conn_write(c, b, 3);
+}
+
+void api_stream_end(api_conn *c, bool ok)
+{
+    if (!c->busy)
+        return;
+    if (c->resp == R_NONE)
+        api_stream_begin(c, 200, "text/plain; charset=utf-8");
+    if (!ok) {
+        c->close_after = true;
+        c->resp_code = c->resp_code ? c->resp_code : 500;
+        response_done(c); /* closes without the final chunk: the client sees a cut stream */
+        return;
+    }
+    if (c->resp == R_CHUNKED) {
+        uv_buf_t b = uv_buf_init("0\r\n\r\n", 5);
+        conn_write(c, &b, 1);
+    }
+    response_done(c);
+}
+
+/* ---- what handlers see ---- */
+
+agent *api_conn_agent(api_conn *c)
+{
+    return c->srv->agent;
+}
+
+bool api_conn_trusted(const api_conn *c)
+{
+    return c->trusted;
+}
+
+const api_server *api_conn_server(const api_conn *c)
+{
+    return c->srv;
+}
+
+void api_conn_hold(api_conn *c, void *p)
+{
+    c->held = xrealloc(c->held, (c->n_held + 1) * sizeof(*c->held));
+    c->held[c->n_held++] = p;
+}
+
+void api_conn_async_begin(api_conn *c)
+{
+    c->async = true;
+    c->stream = NULL;
+}
+
+void api_conn_async_abort(api_conn *c)
+{
+    c->async = false;
+    c->stream = NULL;
+}
+
+void api_conn_async_started(api_conn *c, agent_api_stream *s)
+{
+    if (c->async && c->busy)
+        c->stream = s; /* else it already finished */
+}
+
+void api_conn_async_finished(api_conn *c)
+{
+    c->async = false;
+    c->stream = NULL;
+}
+
+/* ---- parsing ---- */
+
+static int count_header_bytes(api_conn *c, size_t n)
+{
+    c->header_bytes += n;
+    if (c->header_bytes <= API_MAX_HEADER_BYTES)
+        return 0;
+    c->reject = 431;
+    return -1;
+}
+
+static void finish_header(api_conn *c)
+{
+    if (!c->last_was_value)
+        return;
+    const char *name = c->field.p ? c->field.p : "";
+    while (c->value.len > 0 &&
+           (c->value.p[c->value.len - 1] == ' ' || c->value.p[c->value.len - 1] == '\t'))
+        c->value.p[--c->value.len] = '\0';
+    const char *val = c->value.p ? c->value.p : "";
+    if (strcasecmp(name, "Authorization") == 0) {
+        free(c->authorization);
+        c->authorization = xstrdup(val);
+    } else if (strcasecmp(name, "Accept") == 0) {
+        free(c->accept);
+        c->accept = xstrdup(val);
+    } else if (strcasecmp(name, "Expect") == 0) {
+        c->expect_continue = strcasecmp(val, "100-continue") == 0;
+    }
+    c->field.len = c->value.len = 0;
+    if (c->field.p)
+        c->field.p[0] = '\0';
+    if (c->value.p)
+        c->value.p[0] = '\0';
+    c->last_was_value = false;
+}
+
+static int on_message_begin(http_parser *p)
+{
+    api_conn *c = p->data;
+    reset_request(c);
+    set_timer(c, T_HEADER, c->srv->header_ms);
+    return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t len)
+{
+    api_conn *c = p->data;
+    if (count_header_bytes(c, len) < 0)
+        return -1;
+    buf_add(&c->url, at, len);
+    return 0;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t len)
+{
+    api_conn *c = p->data;
+    if (count_header_bytes(c, len) < 0)
+        return -1;
+    finish_header(c);
+    buf_add(&c->field, at, len);
+    return 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len)
+{
+    api_conn *c = p->data;
+    if (count_header_bytes(c, len) < 0)
+        return -1;
+    c->last_was_value = true;
+    buf_add(&c->value, at, len);
+    return 0;
+}
+
+static int on_headers_complete(http_parser *p)
+{
+    api_conn *c = p->data;
+    finish_header(c);
+    bool has_body =
+        (p->flags & F_CHUNKED) || (p->content_length > 0 && p->content_length != ULLONG_MAX);
+    if (p->content_length != ULLONG_MAX && p->content_length > API_MAX_BODY_BYTES) {
+        c->reject = 413;
+        return -1;
+    }
+    if (has_body) {
+        set_timer(c, T_BODY, c->srv->idle_ms);
+        if (c->expect_continue) {
+            uv_buf_t b = uv_buf_init("HTTP/1.1 100 Continue\r\n\r\n", 25);
+            conn_write(c, &b, 1);
+        }
+    } else {
+        set_timer(c, T_NONE, 0);
+    }
+    return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t len)
+{
+    api_conn *c = p->data;
+    if (c->body.len + len > API_MAX_BODY_BYTES) {
+        c->reject = 413;
+        return -1;
+    }
+    buf_add(&c->body, at, len);
+    return 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+    http_parser_pause(p, 1); /* one request at a time; the rest waits in the input buffer */
+    return 0;
+}
+
+static const http_parser_settings parser_settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+static void begin_response(api_conn *c)
+{
+    c->busy = true;
+    c->started_ns = mk_monotonic_ns();
+    c->resp = R_NONE;
+    c->resp_code = 0;
+    c->resp_bytes = 0;
+    set_timer(c, T_NONE, 0);
+}
+
+static void reject_request(api_conn *c, enum http_errno e)
+{
+    int code = c->reject ? c->reject : 400;
+    c->reject = 0;
+    begin_response(c);
+    c->close_after = true;
+    if (code == 431)
+        api_respond_status(c, 431, NULL, "RequestHeaderFieldsTooLarge",
+                           "request line and headers exceed %d bytes", API_MAX_HEADER_BYTES);
+    else if (code == 413)
+        api_respond_status(c, 413, NULL, "RequestEntityTooLarge", "request body exceeds %d bytes",
+                           API_MAX_BODY_BYTES);
+    else
+        api_respond_status(c, 400, NULL, "BadRequest", "malformed HTTP request: %s",
+                           http_errno_description(e));
+}
+
+static void dispatch_request(api_conn *c)
+{
+    begin_response(c);
+    c->close_after = !http_should_keep_alive(&c->parser) || c->parser.upgrade || c->eof;
+    api_request req = {
+        .method = (enum http_method)c->parser.method,
+        .url = c->url.p ? c->url.p : "",
+        .authorization = c->authorization,
+        .accept = c->accept,
+        .body = c->body.p ? c->body.p : "",
+        .body_len = c->body.len,
+    };
+    api_dispatch(c, &req);
+}
+
+static void process_input(api_conn *c)
+{
+    if (c->in_process)
+        return;
+    c->in_process = true;
+    while (c->state == C_OPEN && !c->busy && c->in_off < c->in.len) {
+        size_t avail = c->in.len - c->in_off;
+        size_t n = http_parser_execute(&c->parser, &parser_settings, c->in.p + c->in_off, avail);
+        c->in_off += n;
+        enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+        if (e == HPE_PAUSED) {
+            http_parser_pause(&c->parser, 0);
+            dispatch_request(c);
+            continue;
+        }
+        if (e != HPE_OK) {
+            reject_request(c, e);
+            break;
+        }
+        if (n < avail) { /* a protocol switch we do not speak */
+            reject_request(c, HPE_INVALID_METHOD);
+            break;
+        }
+    }
+    if (c->in_off == c->in.len)
+        c->in_off = c->in.len = 0;
+    c->in_process = false;
+    if (c->state == C_OPEN && !c->busy && c->tkind == T_NONE)
+        set_timer(c, T_IDLE, c->srv->idle_ms);
+    update_reading(c);
+}
+
+/* ---- reading ---- */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+    api_conn *c = h->data;
+    if (c->in_off > 0) {
+        memmove(c->in.p, c->in.p + c->in_off, c->in.len - c->in_off);
+        c->in.len -= c->in_off;
+        c->in_off = 0;
+    }
+    size_t want = c->in.len + 16384 + 1;
+    if (c->in.cap < want) {
+        c->in.p = xrealloc(c->in.p, want);
+        c->in.cap = want;
+    }
+    *b = uv_buf_init(c->in.p + c->in.len, (unsigned)(c->in.cap - c->in.len - 1));
+}
+
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
+{
+    api_conn *c = st->data;
+    if (c->state == C_CLOSED || n == 0)
+        return;
+    if (n < 0) {
+        if (n != UV_EOF || c->state == C_LINGER) {
+            api_conn_close(c);
+            return;
+        }
+        c->eof = true;
+        update_reading(c);
+        if (c->busy) { /* the client went away: stop its stream */
+            api_conn_close(c);
+            return;
+        }
+        process_input(c); /* answer complete requests still buffered */
+        if (c->state == C_OPEN && !c->busy)
+            close_gracefully(c);
+        return;
+    }
+    if (c->state == C_LINGER) {
+        c->in.len = c->in_off = 0; /* discard */
+        return;
+    }
+    c->in.len += (size_t)n;
+    if (!c->busy)
+        process_input(c);
+    else
+        update_reading(c);
+}
+
+static void update_reading(api_conn *c)
+{
+    bool want = c->state != C_CLOSED && !c->eof &&
+                (c->state == C_LINGER || c->in.len - c->in_off < API_MAX_INPUT);
+    if (want && !c->reading) {
+        if (uv_read_start(&c->h.stream, on_alloc, on_read) == 0)
+            c->reading = true;
+    } else if (!want && c->reading) {
+        uv_read_stop(&c->h.stream);
+        c->reading = false;
+    }
+}
+
+/* ---- accepting ---- */
+
+void api_conn_accept(api_server *s, uv_stream_t *listener, bool trusted)
+{
+    api_conn *c = xcalloc(1, sizeof(*c));
+    c->srv = s;
+    c->trusted = trusted;
+    int r = trusted ? uv_pipe_init(s->loop, &c->h.pipe, 0) : uv_tcp_init(s->loop, &c->h.tcp);
+    if (r < 0) {
+        mk_warn("api: cannot accept a connection: %s", uv_strerror(r));
+        free(c);
+        return;
+    }
+    c->h.handle.data = c;
+    uv_timer_init(s->loop, &c->timer);
+    c->timer.data = c;
+    c->handles_open = 2;
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->n_conns++;
+    s->open_handles++;
+    r = uv_accept(listener, &c->h.stream);
+    if (r < 0 || s->n_conns > API_MAX_CONNS || s->closing) {
+        if (r < 0)
+            mk_warn("api: accept: %s", uv_strerror(r));
+        else if (!s->closing)
+            mk_warn("api: refusing a connection: %d connections open", API_MAX_CONNS);
+        api_conn_close(c);
+        return;
+    }
+    if (!trusted)
+        uv_tcp_nodelay(&c->h.tcp, 1);
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+    set_timer(c, T_HEADER, s->header_ms);
+    update_reading(c);
+}
