@@ -259,9 +259,10 @@ static int check_host_ports(vctx *v, const char *cpath, const podspec_container 
             xasprintf("%s/%s/%d", pt->protocol, pt->host_ip ? pt->host_ip : "", pt->host_port);
         for (size_t k = 0; k < v->n_host_ports; k++) {
             if (!strcmp(v->host_ports[k], key)) {
-                char p[PS_PATH_MAX], q[600];
-                snprintf(p, sizeof(p), "%s.ports[%zu].hostPort", cpath, j);
+                char q[600];
+                char *p = xasprintf("%s.ports[%zu].hostPort", cpath, j);
                 int r = ps_fail_path(v->c, p, p, "Duplicate value: %s", quote(key, q, sizeof(q)));
+                free(p);
                 free(key);
                 return r;
             }

@@ -65,8 +65,8 @@ static int walk(const char *path, unsigned *seed, size_t *count)
         return -1;
     }
     if (S_ISREG(st.st_mode)) {
-        uint8_t *data;
-        size_t len;
+        uint8_t *data = NULL;
+        size_t len = 0;
         if (read_all(path, &data, &len) < 0)
             return -1;
         run_mutations(data, len, seed);
