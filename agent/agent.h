@@ -24,13 +24,13 @@ typedef struct agent_config {
     char *node_name;    /* default: hostname, lowercased */
     char *token_file;   /* default <root>/etc/mini-kubelet/token (0600, made on first start) */
     char *tls_cert_file, *tls_key_file;
-    char *cgroup_root;  /* NULL: beneath the agent's own cgroup */
-    char *shim_path;    /* default: mini-kubelet-shim next to the agent executable */
+    char *cgroup_root; /* NULL: beneath the agent's own cgroup */
+    char *shim_path;   /* default: mini-kubelet-shim next to the agent executable */
     mk_log_level log_level;
-    double backoff_scale;      /* 1.0: crash-loop backoff 10 s doubling to 300 s; tests use less */
-    int resync_seconds;        /* 20 */
+    double backoff_scale; /* 1.0: crash-loop backoff 10 s doubling to 300 s; tests use less */
+    int resync_seconds;   /* 20 */
     /* derived paths */
-    char *images_dir;  /* <root>/var/lib/mini-kubelet/images */
+    char *images_dir;     /* <root>/var/lib/mini-kubelet/images */
     char *pods_state_dir; /* <root>/var/lib/mini-kubelet/pods */
     char *pods_run_dir;   /* <root>/run/mini-kubelet/pods */
     char *pods_log_dir;   /* <root>/var/log/pods */
@@ -40,18 +40,33 @@ struct agent {
     uv_loop_t *loop;
     agent_config cfg;
     char *token;
-    char *host_ip;             /* first non-loopback IPv4, or NULL */
+    char *host_ip; /* first non-loopback IPv4, or NULL */
     rt_image_store *images;
     rt_cgroups *cgroups;
     struct api_server *api;
-    agent_pod *pods;           /* every pod the agent manages (linked list) */
+    agent_pod *pods; /* every pod the agent manages (linked list) */
     struct agent_sources *sources;
     struct agent_manifests *manifests; /* per-file state for GET /manifests */
     bool shutting_down;
+    /* added: */
+    char *cgroup_subtree;   /* "mini-kubelet" or "mini-kubelet-<8 hex>" */
+    uv_mutex_t images_lock; /* the image store is used by one thread at a time */
+    uv_mutex_t cgroups_lock;
+    int pidfile_fd; /* holds the lock on <root>/run/mini-kubelet/agent.pid */
+    int exit_code;  /* what main returns when the loop ends */
+    uv_signal_t sig_term, sig_int;
 };
 
-/* Pod table lookups (agent/pods.c). */
+/* Pod table lookups (agent/pods.c). While a changed pod is replaced, two pods with one
+ * ns/name exist for a moment: the lookups return the newer one unless only the old exists. */
 agent_pod *agent_pod_find(agent *a, const char *ns, const char *name);
 agent_pod *agent_pod_find_uid(agent *a, const char *uid);
+
+/* Run the agent until SIGTERM/SIGINT (agent/agent.c). cfg is moved into the agent.
+ * Returns the process exit code. */
+int agent_run(agent_config *cfg);
+
+/* `mini-kubelet down`: stop every pod of cfg->root_dir (agent/down.c). Returns the exit code. */
+int agent_down(const agent_config *cfg);
 
 #endif

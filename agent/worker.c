@@ -1,0 +1,657 @@
+/* worker.c - pod lifecycle: accept the desired set, create the sandbox, stop gracefully,
+ * tear down, and the one-step-at-a-time machinery every pod runs on. */
+#include "config.h"
+#include "sources.h"
+#include "worker.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SEC           INT64_C(1000000000)
+#define MIN_GRACE_SEC 2 /* the kubelet's minimum kill grace period */
+
+/* ---- steps on the thread pool ---- */
+
+static void op_work(uv_work_t *req)
+{
+    pod_op *op = req->data;
+    op->work(op);
+}
+
+static void op_after(uv_work_t *req, int status)
+{
+    pod_op *op = req->data;
+    if (status < 0 && op->rc >= 0)
+        op->rc = mk_errf(&op->err, -status, "step cancelled");
+    op->done(op);
+    agent_pod *pod = op->pod;
+    free(op);
+    pod->busy = false;
+    if (pod->phase == AGENT_POD_STOPPED) {
+        agent_pod_destroy(pod);
+        return;
+    }
+    if (pod->a->shutting_down) {
+        agent_pod_destroy(pod);
+        return;
+    }
+    agent_pod_kick(pod);
+}
+
+void agent_pod_op(agent_pod *pod, pod_op_fn work, pod_op_fn done, void *data)
+{
+    pod_op *op = xcalloc(1, sizeof(*op));
+    op->pod = pod;
+    op->a = pod->a;
+    op->work = work;
+    op->done = done;
+    op->data = data;
+    op->req.data = op;
+    pod->busy = true;
+    int r = uv_queue_work(pod->a->loop, &op->req, op_work, op_after);
+    if (r < 0) {
+        op->rc = mk_errf(&op->err, -r, "cannot queue work: %s", uv_strerror(r));
+        op_after(&op->req, 0);
+    }
+}
+
+/* ---- status and timer ---- */
+
+void agent_pod_changed(agent_pod *pod)
+{
+    agent_status_update(pod, mk_now_ns());
+}
+
+static void on_pod_timer(uv_timer_t *t)
+{
+    agent_pod *pod = t->data;
+    pod->wake_ns = 0;
+    agent_pod_kick(pod);
+}
+
+static void arm_timer(agent_pod *pod, int64_t wake_ns, int64_t now)
+{
+    if (!wake_ns) {
+        if (pod->timer)
+            uv_timer_stop(pod->timer);
+        pod->wake_ns = 0;
+        return;
+    }
+    if (!pod->timer) {
+        pod->timer = xcalloc(1, sizeof(*pod->timer));
+        uv_timer_init(pod->a->loop, pod->timer);
+        pod->timer->data = pod;
+    }
+    int64_t delay_ms = wake_ns > now ? (wake_ns - now + 999999) / 1000000 : 0;
+    pod->wake_ns = wake_ns;
+    uv_timer_start(pod->timer, on_pod_timer, (uint64_t)delay_ms, 0);
+}
+
+/* ---- the shim watch ---- */
+
+static void on_shim_event(void *arg, const rt_shim_event *ev)
+{
+    agent_pod *pod = arg;
+    if (ev->type == RT_SHIM_EV_EXEC_EXIT)
+        return;
+    if (ev->type != RT_SHIM_EV_GONE) {
+        agent_ctr_event(pod, ev);
+        agent_pod_changed(pod);
+        agent_pod_kick(pod);
+        return;
+    }
+    rt_shim_watch_close(pod->watch);
+    pod->watch = NULL;
+    bool expected = pod->phase == AGENT_POD_STOPPING && pod->stop_killed;
+    if (!expected)
+        mk_warn("pod %s/%s: sandbox (shim pid %d) went away%s", pod->spec->namespace_,
+                pod->spec->name, (int)pod->shim_pid,
+                pod->phase == AGENT_POD_ACTIVE ? "; its containers are lost, recreating it" : "");
+    agent_ctrs_mark_lost(pod);
+    pod->sandbox_ready = false;
+    if (pod->phase == AGENT_POD_ACTIVE) {
+        int64_t now = mk_now_ns();
+        agent_backoff_policy p = agent_backoff_policy_crashloop(pod->a->cfg.backoff_scale);
+        pod->sandbox_failed_ns = now;
+        agent_backoff_next(&pod->sandbox_backoff, &p, now, now);
+        pod->phase = AGENT_POD_CREATING;
+    }
+    agent_pod_changed(pod);
+    agent_pod_kick(pod);
+}
+
+int agent_pod_watch(agent_pod *pod, mk_err *err)
+{
+    if (pod->watch)
+        return 0;
+    return rt_shim_watch_start(pod->a->loop, pod->run_dir, on_shim_event, pod, &pod->watch, err);
+}
+
+/* ---- creating the sandbox ---- */
+
+typedef struct sandbox_step {
+    char *hostname, *fqdn, *ip, *checkpoint;
+    char **keep_ids; /* container instances whose files stay (cur/prev of each container) */
+    bool host_network, host_ipc, host_pid, share_pid;
+    bool cleanup_first; /* a previous sandbox existed: clear what it left */
+    pid_t shim_pid;
+} sandbox_step;
+
+static void kill_leftovers(agent *a, const char *rel)
+{
+    pid_t *pids = NULL;
+    size_t n = 0;
+    mk_err err = {0};
+    uv_mutex_lock(&a->cgroups_lock);
+    int r = rt_cgroup_pids(a->cgroups, rel, &pids, &n, &err);
+    uv_mutex_unlock(&a->cgroups_lock);
+    if (r < 0)
+        return;
+    for (size_t i = 0; i < n; i++)
+        kill(pids[i], SIGKILL);
+    free(pids);
+}
+
+/* Remove a pod's cgroups, killing what is left in them, waiting up to 5 s for them to die. */
+static int remove_cgroups(agent *a, const char *rel, mk_err *err)
+{
+    int64_t deadline = mk_monotonic_ns() + 5 * SEC;
+    for (;;) {
+        kill_leftovers(a, rel);
+        uv_mutex_lock(&a->cgroups_lock);
+        int r = rt_cgroup_remove(a->cgroups, rel, err);
+        uv_mutex_unlock(&a->cgroups_lock);
+        if (r != -EBUSY || mk_monotonic_ns() > deadline)
+            return r;
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Remove the files of container instances the pod no longer tracks. */
+static void prune_instances(const agent_pod *pod, char **keep)
+{
+    cleanup_free char *dir = xasprintf("%s/containers", pod->state_dir);
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        bool kept = de->d_name[0] == '.';
+        for (size_t i = 0; keep && keep[i] && !kept; i++)
+            kept = strcmp(keep[i], de->d_name) == 0;
+        if (kept)
+            continue;
+        cleanup_free char *path = xasprintf("%s/%s", dir, de->d_name);
+        mk_err err = {0};
+        if (mk_rm_rf(path, &err) < 0)
+            mk_warn("pod %s/%s: %s", pod->spec->namespace_, pod->spec->name, err.msg);
+    }
+    closedir(d);
+}
+
+static void sandbox_work(pod_op *op)
+{
+    sandbox_step *st = op->data;
+    agent_pod *pod = op->pod;
+    agent *a = op->a;
+    if (st->cleanup_first) {
+        mk_err ignored = {0};
+        rt_shim_shutdown(pod->run_dir, &ignored);
+        kill_leftovers(a, pod->cgroup_rel);
+        mk_rm_rf(pod->run_dir, &ignored);
+        prune_instances(pod, st->keep_ids);
+    }
+    int r;
+    if ((r = mk_mkdir_p(pod->run_dir, 0700, &op->err)) < 0 ||
+        (r = mk_mkdir_p(pod->state_dir, 0755, &op->err)) < 0 ||
+        (r = mk_mkdir_p(pod->log_dir, 0755, &op->err)) < 0 ||
+        (r = agent_pod_files_write(pod->state_dir, st->host_network, st->hostname, st->fqdn, st->ip,
+                                   &op->err)) < 0 ||
+        (r = agent_pod_checkpoint_write(pod->state_dir, st->checkpoint, &op->err)) < 0) {
+        op->rc = r;
+        return;
+    }
+    uv_mutex_lock(&a->cgroups_lock);
+    r = rt_cgroup_create(a->cgroups, pod->cgroup_rel, &op->err);
+    char **procs = r < 0 ? NULL : rt_cgroup_procs_files(a->cgroups, pod->cgroup_rel);
+    uv_mutex_unlock(&a->cgroups_lock);
+    if (r < 0) {
+        op->rc = r;
+        return;
+    }
+    rt_sandbox_config cfg = {
+        .shim_path = a->cfg.shim_path,
+        .run_dir = pod->run_dir,
+        .pod_uid = pod->uid,
+        .pod_ns = pod->spec->namespace_,
+        .pod_name = pod->spec->name,
+        .hostname = st->hostname,
+        .host_network = st->host_network,
+        .host_ipc = st->host_ipc,
+        .host_pid = st->host_pid,
+        .share_pid = st->share_pid,
+        .cgroup_procs = procs,
+    };
+    op->rc = rt_shim_spawn(&cfg, &st->shim_pid, &op->err);
+    rt_strv_free(procs);
+}
+
+static void sandbox_step_free(sandbox_step *st)
+{
+    free(st->hostname);
+    free(st->fqdn);
+    free(st->ip);
+    free(st->checkpoint);
+    rt_strv_free(st->keep_ids);
+    free(st);
+}
+
+static void sandbox_failed(agent_pod *pod, const char *msg)
+{
+    int64_t now = mk_now_ns();
+    agent_backoff_policy p = agent_backoff_policy_crashloop(pod->a->cfg.backoff_scale);
+    agent_backoff_next(&pod->sandbox_backoff, &p, now, now);
+    pod->sandbox_failed_ns = now;
+    free(pod->sandbox_error);
+    pod->sandbox_error = xstrdup(msg);
+    char d[32];
+    agent_format_duration(pod->sandbox_backoff.period_ns, d, sizeof(d));
+    mk_error("pod %s/%s: cannot create the sandbox (retrying in %s): %s", pod->spec->namespace_,
+             pod->spec->name, d, msg);
+}
+
+static void sandbox_done(pod_op *op)
+{
+    sandbox_step *st = op->data;
+    agent_pod *pod = op->pod;
+    if (op->rc >= 0 && pod->phase == AGENT_POD_CREATING) {
+        pod->shim_pid = st->shim_pid;
+        mk_err err = {0};
+        if (agent_pod_watch(pod, &err) < 0) {
+            op->err = err;
+            op->rc = mk_err_wrap(&op->err, "watch the sandbox");
+        }
+    }
+    if (op->rc < 0) {
+        sandbox_failed(pod, op->err.msg);
+    } else if (pod->phase == AGENT_POD_CREATING) {
+        pod->phase = AGENT_POD_ACTIVE;
+        pod->sandbox_ready = true;
+        free(pod->sandbox_error);
+        pod->sandbox_error = NULL;
+        mk_info("pod %s/%s: sandbox started (shim pid %d, uid %s)", pod->spec->namespace_,
+                pod->spec->name, (int)pod->shim_pid, pod->uid);
+    }
+    sandbox_step_free(st);
+    agent_pod_changed(pod);
+}
+
+static void start_sandbox(agent_pod *pod)
+{
+    sandbox_step *st = xcalloc(1, sizeof(*st));
+    const podspec_pod *s = pod->spec;
+    st->host_network = s->host_network;
+    st->host_ipc = s->host_ipc;
+    st->host_pid = s->host_pid;
+    st->share_pid = s->share_process_namespace;
+    if (s->host_network) {
+        st->hostname = xstrdup(pod->a->cfg.node_name);
+        st->ip = xstrdup(pod->a->host_ip);
+    } else {
+        agent_pod_hostnames(s, &st->hostname, &st->fqdn);
+    }
+    st->checkpoint = agent_pod_checkpoint(pod);
+    st->cleanup_first = pod->sandbox_backoff.active || pod->needs_cleanup;
+    st->keep_ids = xcalloc(2 * pod->n_ctrs + 1, sizeof(char *));
+    for (size_t i = 0, n = 0; i < pod->n_ctrs; i++) {
+        if (pod->ctrs[i].cur.id[0])
+            st->keep_ids[n++] = xstrdup(pod->ctrs[i].cur.id);
+        if (pod->ctrs[i].prev.id[0])
+            st->keep_ids[n++] = xstrdup(pod->ctrs[i].prev.id);
+    }
+    pod->needs_cleanup = false;
+    for (size_t i = 0; i < pod->n_ctrs; i++)
+        if (!pod->ctrs[i].cur.id[0] && !pod->ctrs[i].waiting_reason)
+            agent_ctr_set_waiting(&pod->ctrs[i], "ContainerCreating", NULL);
+    agent_pod_op(pod, sandbox_work, sandbox_done, st);
+}
+
+/* ---- stopping ---- */
+
+typedef struct stop_step {
+    char **ids; /* running container ids to signal */
+} stop_step;
+
+static void term_work(pod_op *op)
+{
+    stop_step *st = op->data;
+    for (size_t i = 0; st->ids && st->ids[i]; i++) {
+        mk_err err = {0};
+        int r = rt_shim_signal(op->pod->run_dir, st->ids[i], SIGTERM, &err);
+        if (r < 0 && r != -ESRCH)
+            mk_warn("pod %s/%s: SIGTERM: %s", op->pod->spec->namespace_, op->pod->spec->name,
+                    err.msg);
+    }
+}
+
+static void term_done(pod_op *op)
+{
+    stop_step *st = op->data;
+    rt_strv_free(st->ids);
+    free(st);
+    agent_pod *pod = op->pod;
+    pod->stop_signalled = true;
+    int64_t grace = pod->spec->termination_grace_period_seconds;
+    if (grace < MIN_GRACE_SEC)
+        grace = MIN_GRACE_SEC;
+    pod->stop_deadline_ns = mk_now_ns() + grace * SEC;
+}
+
+static void send_term(agent_pod *pod)
+{
+    stop_step *st = xcalloc(1, sizeof(*st));
+    st->ids = xcalloc(pod->n_ctrs + 1, sizeof(char *));
+    size_t n = 0;
+    for (size_t i = 0; i < pod->n_ctrs; i++) {
+        agent_ctr *c = &pod->ctrs[i];
+        if (c->cur.id[0] && c->cur.state == RT_CTR_RUNNING) {
+            st->ids[n++] = xstrdup(c->cur.id);
+            mk_info("pod %s/%s: container %s: stopping (SIGTERM, grace period %llds)",
+                    pod->spec->namespace_, pod->spec->name, c->spec->name,
+                    (long long)pod->spec->termination_grace_period_seconds);
+        }
+    }
+    agent_pod_op(pod, term_work, term_done, st);
+}
+
+static void teardown_work(pod_op *op)
+{
+    agent_pod *pod = op->pod;
+    mk_err err = {0};
+    int r = rt_shim_shutdown(pod->run_dir, &err);
+    if (r < 0 && pod->sandbox_ready)
+        mk_debug("pod %s/%s: shutdown of the sandbox: %s", pod->spec->namespace_, pod->spec->name,
+                 err.msg);
+    if (remove_cgroups(op->a, pod->cgroup_rel, &err) < 0)
+        mk_warn("pod %s/%s: %s", pod->spec->namespace_, pod->spec->name, err.msg);
+    const char *dirs[] = {pod->run_dir, pod->state_dir, pod->log_dir};
+    for (size_t i = 0; i < MK_ARRAY_LEN(dirs); i++)
+        if (mk_rm_rf(dirs[i], &err) < 0)
+            mk_warn("pod %s/%s: %s", pod->spec->namespace_, pod->spec->name, err.msg);
+}
+
+static void teardown_done(pod_op *op)
+{
+    agent_pod *pod = op->pod;
+    mk_info("pod %s/%s: stopped and removed (uid %s)", pod->spec->namespace_, pod->spec->name,
+            pod->uid);
+    pod->phase = AGENT_POD_STOPPED; /* op_after destroys it */
+    /* a newer version of this pod may have been waiting for this one to be gone */
+    agent_pod *next;
+    for (agent_pod *p = pod->a->pods; p; p = next) {
+        next = p->next;
+        if (p != pod && p->phase == AGENT_POD_CREATING && p->waiting_turn)
+            agent_pod_kick(p);
+    }
+}
+
+static void start_teardown(agent_pod *pod)
+{
+    if (pod->watch) {
+        rt_shim_watch_close(pod->watch);
+        pod->watch = NULL;
+    }
+    pod->stop_killed = true;
+    agent_pod_op(pod, teardown_work, teardown_done, NULL);
+}
+
+void agent_pod_stop(agent_pod *pod, const char *why)
+{
+    if (pod->phase == AGENT_POD_STOPPING || pod->phase == AGENT_POD_STOPPED)
+        return;
+    pod->desired = false;
+    mk_info("pod %s/%s: stopping: %s", pod->spec->namespace_, pod->spec->name, why);
+    free(pod->stop_reason);
+    pod->stop_reason = xstrdup(why);
+    bool never_started = pod->phase == AGENT_POD_CREATING && pod->waiting_turn;
+    pod->phase = AGENT_POD_STOPPING;
+    if (never_started && !pod->busy) {
+        pod->phase = AGENT_POD_STOPPED;
+        agent_pod_destroy(pod);
+        return;
+    }
+    agent_pod_changed(pod);
+    agent_pod_kick(pod);
+}
+
+static void step_stopping(agent_pod *pod, int64_t now)
+{
+    if (!pod->stop_signalled) {
+        if (agent_pod_any_running(pod) && pod->watch) {
+            send_term(pod);
+            return;
+        }
+        pod->stop_signalled = true;
+    }
+    if (agent_pod_any_running(pod) && pod->watch && now < pod->stop_deadline_ns) {
+        arm_timer(pod, pod->stop_deadline_ns, now);
+        return;
+    }
+    if (agent_pod_any_running(pod))
+        mk_info("pod %s/%s: grace period over: killing what still runs (SIGKILL)",
+                pod->spec->namespace_, pod->spec->name);
+    arm_timer(pod, 0, now);
+    start_teardown(pod);
+}
+
+/* ---- the step chooser ---- */
+
+static bool predecessor_exists(agent_pod *pod)
+{
+    for (agent_pod *p = pod->a->pods; p && p != pod; p = p->next) {
+        if (p->phase == AGENT_POD_STOPPED)
+            continue;
+        if (strcmp(p->uid, pod->uid) == 0 ||
+            (strcmp(p->spec->namespace_, pod->spec->namespace_) == 0 &&
+             strcmp(p->spec->name, pod->spec->name) == 0))
+            return true;
+    }
+    return false;
+}
+
+static void step_creating(agent_pod *pod, int64_t now)
+{
+    if (predecessor_exists(pod)) {
+        if (!pod->waiting_turn)
+            mk_info("pod %s/%s: waiting for the previous version to stop", pod->spec->namespace_,
+                    pod->spec->name);
+        pod->waiting_turn = true;
+        return;
+    }
+    pod->waiting_turn = false;
+    agent_backoff_policy p = agent_backoff_policy_crashloop(pod->a->cfg.backoff_scale);
+    int64_t until = 0;
+    if (pod->sandbox_failed_ns &&
+        agent_backoff_in_backoff(&pod->sandbox_backoff, &p, pod->sandbox_failed_ns, now, &until)) {
+        arm_timer(pod, until, now);
+        return;
+    }
+    start_sandbox(pod);
+}
+
+typedef struct ckpt_step {
+    char *json;
+} ckpt_step;
+
+static void ckpt_work(pod_op *op)
+{
+    ckpt_step *st = op->data;
+    op->rc = agent_pod_checkpoint_write(op->pod->state_dir, st->json, &op->err);
+}
+
+static void ckpt_done(pod_op *op)
+{
+    ckpt_step *st = op->data;
+    if (op->rc < 0)
+        mk_warn("pod %s/%s: %s", op->pod->spec->namespace_, op->pod->spec->name, op->err.msg);
+    free(st->json);
+    free(st);
+}
+
+static void step_active(agent_pod *pod, int64_t now)
+{
+    if (pod->checkpoint_dirty) {
+        pod->checkpoint_dirty = false;
+        ckpt_step *st = xcalloc(1, sizeof(*st));
+        st->json = agent_pod_checkpoint(pod);
+        agent_pod_op(pod, ckpt_work, ckpt_done, st);
+        return;
+    }
+    int64_t wake = 0;
+    for (size_t i = 0; i < pod->n_ctrs; i++)
+        if (agent_ctr_step(pod, &pod->ctrs[i], now, &wake))
+            return;
+    arm_timer(pod, wake, now);
+}
+
+void agent_pod_kick(agent_pod *pod)
+{
+    if (pod->a->shutting_down || pod->busy)
+        return;
+    if (pod->recovered && !pod->desired && pod->phase != AGENT_POD_STOPPING)
+        return; /* found at start: the first desired set decides whether it stays */
+    int64_t now = mk_now_ns();
+    switch (pod->phase) {
+    case AGENT_POD_CREATING:
+        step_creating(pod, now);
+        break;
+    case AGENT_POD_ACTIVE:
+        step_active(pod, now);
+        break;
+    case AGENT_POD_STOPPING:
+        step_stopping(pod, now);
+        break;
+    case AGENT_POD_STOPPED:
+        break;
+    }
+}
+
+/* ---- the desired set ---- */
+
+static agent_pod *find_same(agent *a, const char *uid, const char *hash)
+{
+    for (agent_pod *p = a->pods; p; p = p->next)
+        if (p->phase != AGENT_POD_STOPPING && p->phase != AGENT_POD_STOPPED &&
+            strcmp(p->uid, uid) == 0 && strcmp(p->spec->hash, hash) == 0)
+            return p;
+    return NULL;
+}
+
+static void adopt_spec(agent_pod *pod, const podspec_pod *d)
+{
+    if (pod->manifest_file && d->source_file && strcmp(pod->manifest_file, d->source_file) == 0 &&
+        !pod->recovered)
+        return;
+    /* same content (same hash): take the manifest's copy, e.g. after recovery */
+    podspec_pod *copy = podspec_pod_dup(d);
+    if (copy->n_containers != pod->n_ctrs) {
+        podspec_pod_free(copy);
+        return;
+    }
+    podspec_pod_free(pod->spec);
+    pod->spec = copy;
+    agent_pod_bind_specs(pod);
+    free(pod->manifest_file);
+    pod->manifest_file = xstrdup(d->source_file);
+    pod->recovered = false;
+}
+
+static bool has_successor(const agent_pod *pod)
+{
+    for (const agent_pod *p = pod->a->pods; p; p = p->next)
+        if (p != pod && p->desired && strcmp(p->spec->namespace_, pod->spec->namespace_) == 0 &&
+            strcmp(p->spec->name, pod->spec->name) == 0)
+            return true;
+    return false;
+}
+
+/* A pod found at start whose manifest now fails to parse keeps running, as it would have had
+ * the agent never restarted (the file's last good version is this pod). */
+static bool kept_despite_error(agent *a, agent_pod *pod)
+{
+    if (!pod->recovered || !a->sources || !pod->manifest_file)
+        return false;
+    const struct agent_manifests *m = agent_sources_manifests(a->sources);
+    for (size_t i = 0; i < m->n_files; i++) {
+        if (m->files[i].state != AGENT_MANIFEST_ERROR ||
+            strcmp(m->files[i].file, pod->manifest_file) != 0)
+            continue;
+        if (!pod->kept_broken)
+            mk_warn("pod %s/%s: its manifest %s does not parse; the running version stays",
+                    pod->spec->namespace_, pod->spec->name, pod->manifest_file);
+        pod->kept_broken = true;
+        return true;
+    }
+    return false;
+}
+
+void agent_pods_apply(agent *a, podspec_pod *const *pods, size_t n)
+{
+    if (a->shutting_down)
+        return;
+    for (agent_pod *p = a->pods; p; p = p->next)
+        p->desired = false;
+    agent_pod *first_new = NULL;
+    for (size_t i = 0; i < n; i++) {
+        char uid[33];
+        agent_pod_uid(pods[i], a->cfg.node_name, pods[i]->source_file, uid);
+        agent_pod *p = find_same(a, uid, pods[i]->hash);
+        if (p) {
+            p->desired = true;
+            adopt_spec(p, pods[i]);
+            continue;
+        }
+        p = agent_pod_new(a, podspec_pod_dup(pods[i]), uid);
+        if (!first_new)
+            first_new = p;
+        mk_info("pod %s/%s: accepted from %s (uid %s)", p->spec->namespace_, p->spec->name,
+                p->manifest_file, p->uid);
+        agent_pod_changed(p);
+    }
+    /* stop what is no longer wanted; the loop may destroy pods, so walk with care */
+    agent_pod *next;
+    for (agent_pod *p = a->pods; p; p = next) {
+        next = p->next;
+        if (!p->desired && kept_despite_error(a, p))
+            p->desired = true;
+        if (!p->desired && p->phase != AGENT_POD_STOPPING && p->phase != AGENT_POD_STOPPED)
+            agent_pod_stop(p, has_successor(p) ? "its manifest changed (the new version starts "
+                                                 "once it is gone)"
+                                               : "its manifest is gone");
+    }
+    for (agent_pod *p = a->pods; p; p = next) {
+        next = p->next;
+        agent_pod_kick(p);
+    }
+}
+
+void agent_pods_detach_all(agent *a)
+{
+    agent_pod *next;
+    for (agent_pod *p = a->pods; p; p = next) {
+        next = p->next;
+        if (p->watch) {
+            rt_shim_watch_close(p->watch);
+            p->watch = NULL;
+        }
+        if (p->timer)
+            uv_timer_stop(p->timer);
+        if (!p->busy)
+            agent_pod_destroy(p);
+        /* busy pods are destroyed when their step returns (op_after) */
+    }
+}
