@@ -194,7 +194,7 @@ int agent_pod_checkpoint_load(const char *state_dir, agent_checkpoint *ck, mk_er
     cJSON *o = cJSON_ParseWithLength(buf, len);
     if (!o)
         return mk_errf(err, EINVAL, "%s: not JSON", path);
-    const char *uid, *hash, *manifest;
+    const char *uid = NULL, *hash = NULL, *manifest = NULL;
     if ((r = str_field(o, "uid", &uid, path, err)) < 0 ||
         (r = str_field(o, "hash", &hash, path, err)) < 0 ||
         (r = str_field(o, "manifest", &manifest, path, err)) < 0)

@@ -13,6 +13,7 @@ metadata:
   name: box
   namespace: lab
 spec:
+  terminationGracePeriodSeconds: 2
   containers:
   - name: sh
     image: busybox

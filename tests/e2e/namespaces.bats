@@ -12,6 +12,7 @@ kind: Pod
 metadata:
   name: twins
 spec:
+  terminationGracePeriodSeconds: 2
   hostname: twinhost
   containers:
   - name: a
@@ -27,6 +28,7 @@ kind: Pod
 metadata:
   name: shared
 spec:
+  terminationGracePeriodSeconds: 2
   shareProcessNamespace: true
   containers:
   - name: a

@@ -20,6 +20,7 @@ kind: Pod
 metadata:
   name: $1
 spec:
+  terminationGracePeriodSeconds: 2
   containers:
   - name: main
     image: busybox

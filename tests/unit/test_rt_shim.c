@@ -52,7 +52,8 @@ static bool find_shim(char *out, size_t len)
     *strrchr(self, '/') = 0;
     const char *rel[] = {"mini-kubelet-shim", "../mini-kubelet-shim"};
     for (size_t i = 0; i < 2; i++) {
-        snprintf(out, len, "%s/%s", self, rel[i]);
+        if ((size_t)snprintf(out, len, "%.*s/%s", (int)(len / 2), self, rel[i]) >= len)
+            continue;
         if (access(out, X_OK) == 0)
             return true;
     }
