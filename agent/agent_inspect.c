@@ -192,7 +192,8 @@ cJSON *agent_api_inspect(agent *a, const char *ns, const char *pod_name, mk_err 
     cJSON *sb = cJSON_AddObjectToObject(j, "sandbox");
     cJSON_AddNumberToObject(sb, "pid", pod->shim_pid);
     cJSON_AddBoolToObject(sb, "ready", pod->sandbox_ready);
-    add_cgroup(sb, a, pod->cgroup_rel);
+    cleanup_free char *sandbox_cg = xasprintf("%s/%s", pod->cgroup_rel, AGENT_SANDBOX_CGROUP);
+    add_cgroup(sb, a, sandbox_cg);
     cJSON_AddItemToObject(sb, "namespaces", ns_json(&sandbox, &sandbox, &host));
     cJSON *ctrs = cJSON_AddArrayToObject(j, "containers");
     for (size_t i = 0; i < pod->n_ctrs; i++)

@@ -97,6 +97,10 @@ struct agent_pod {
     size_t n_early;
 };
 
+/* The shim's cgroup, a leaf below the pod's ("pod-<uid>/_sandbox"). Container cgroups are named
+ * after the containers, which are DNS labels: the '_' keeps the two from ever colliding. */
+#define AGENT_SANDBOX_CGROUP "_sandbox"
+
 /* Recompute pod->status from the observed state by the kubelet's rules (status.c). */
 void agent_status_update(agent_pod *pod, int64_t now_ns);
 

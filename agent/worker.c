@@ -215,9 +215,12 @@ static void sandbox_work(pod_op *op)
         op->rc = r;
         return;
     }
+    /* The shim (and the pod's pid-1 reaper) live in a leaf of their own beside the containers,
+     * as cgroup v2 wants: a cgroup whose children use controllers holds no processes. */
+    cleanup_free char *sandbox_cg = xasprintf("%s/%s", pod->cgroup_rel, AGENT_SANDBOX_CGROUP);
     uv_mutex_lock(&a->cgroups_lock);
-    r = rt_cgroup_create(a->cgroups, pod->cgroup_rel, &op->err);
-    char **procs = r < 0 ? NULL : rt_cgroup_procs_files(a->cgroups, pod->cgroup_rel);
+    r = rt_cgroup_create(a->cgroups, sandbox_cg, &op->err);
+    char **procs = r < 0 ? NULL : rt_cgroup_procs_files(a->cgroups, sandbox_cg);
     uv_mutex_unlock(&a->cgroups_lock);
     if (r < 0) {
         op->rc = r;
