@@ -338,6 +338,7 @@ static void test_exec_refused(void **state)
     assert_int_equal(r.exit_code, 127);
     assert_non_null(r.out);
     assert_non_null(strstr(r.out, "No such file or directory"));
+    free(r.out);
     fx_free(f);
 }
 
