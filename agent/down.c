@@ -147,33 +147,42 @@ static size_t kill_leftovers(const char *subtree)
     return found;
 }
 
-/* rmdir a cgroup directory and everything beneath it, deepest first. */
-static void rmdir_tree(int parent, const char *name)
+/* rmdir a cgroup directory and everything beneath it, deepest first. Returns how many
+ * directories could not be removed (a process that is still exiting keeps its cgroup busy for
+ * a moment); `last` says whether to report them. */
+static int rmdir_tree(int parent, const char *name, bool last)
 {
     int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
-        return;
+        return 0;
     DIR *d = fdopendir(fd);
     if (!d) {
         close(fd);
-        return;
+        return 1;
     }
+    int failed = 0;
     struct dirent *de;
     while ((de = readdir(d)) != NULL)
         if (de->d_type == DT_DIR && strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-            rmdir_tree(dirfd(d), de->d_name);
+            failed += rmdir_tree(dirfd(d), de->d_name, last);
     closedir(d);
-    if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-        mk_warn("down: remove cgroup %s: %s", name, strerror(errno));
+    if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT) {
+        if (last)
+            mk_warn("down: remove cgroup %s: %s", name, strerror(errno));
+        failed++;
+    }
+    return failed;
 }
 
-/* Find directories named `subtree` under the cgroup mounts and remove their pod-* children. */
-static void remove_cgroups_at(int dfd, const char *subtree, int depth)
+/* Find directories named `subtree` under the cgroup mounts and remove their pod-* children.
+ * Returns how many directories are still there. */
+static int remove_cgroups_at(int dfd, const char *subtree, int depth, bool last)
 {
+    int failed = 0;
     DIR *d = fdopendir(dfd);
     if (!d) {
         close(dfd);
-        return;
+        return 0;
     }
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
@@ -185,7 +194,7 @@ static void remove_cgroups_at(int dfd, const char *subtree, int depth)
             struct dirent *pe;
             while (sd && (pe = readdir(sd)) != NULL)
                 if (pe->d_type == DT_DIR && strncmp(pe->d_name, "pod-", 4) == 0)
-                    rmdir_tree(dirfd(sd), pe->d_name);
+                    failed += rmdir_tree(dirfd(sd), pe->d_name, last);
             if (sd)
                 closedir(sd);
             else if (sub >= 0)
@@ -199,20 +208,24 @@ static void remove_cgroups_at(int dfd, const char *subtree, int depth)
         if (depth < 12) {
             int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
             if (sub >= 0)
-                remove_cgroups_at(sub, subtree, depth + 1);
+                failed += remove_cgroups_at(sub, subtree, depth + 1, last);
         }
     }
     closedir(d);
+    return failed;
 }
 
 static void clean_cgroups(const char *subtree)
 {
     int64_t deadline = mk_monotonic_ns() + 5 * SEC;
-    while (kill_leftovers(subtree) && mk_monotonic_ns() < deadline)
+    for (;;) {
+        kill_leftovers(subtree);
+        bool last = mk_monotonic_ns() >= deadline;
+        int fd = open("/sys/fs/cgroup", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0 || remove_cgroups_at(fd, subtree, 0, last) == 0 || last)
+            return;
         nap();
-    int fd = open("/sys/fs/cgroup", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0)
-        remove_cgroups_at(fd, subtree, 0);
+    }
 }
 
 static char **list_names(const char *dir)
