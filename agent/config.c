@@ -5,7 +5,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
-#include <openssl/evp.h>
+#include "mk_sha256.h"
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -104,10 +104,8 @@ char *agent_cgroup_subtree(const char *root_dir)
 {
     if (strcmp(root_dir, "/") == 0)
         return xstrdup("mini-kubelet");
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    if (!EVP_Digest(root_dir, strlen(root_dir), md, &mdlen, EVP_sha256(), NULL))
-        abort();
+    unsigned char md[MK_SHA256_LEN];
+    mk_sha256(root_dir, strlen(root_dir), md);
     return xasprintf("mini-kubelet-%02x%02x%02x%02x", md[0], md[1], md[2], md[3]);
 }
 

@@ -2,7 +2,7 @@
 #include "config.h"
 #include "worker.h"
 
-#include <openssl/evp.h>
+#include "mk_sha256.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,19 +13,14 @@ void agent_pod_uid(const podspec_pod *spec, const char *node, const char *path, 
         snprintf(out, 33, "%s", spec->uid);
         return;
     }
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (!ctx)
-        abort();
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
+    unsigned char md[MK_SHA256_LEN];
     const char *parts[] = {spec->hash, "host:", node ? node : "", "file:", path ? path : ""};
-    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    mk_sha256_ctx h;
+    mk_sha256_init(&h);
     for (size_t i = 0; i < MK_ARRAY_LEN(parts); i++)
-        EVP_DigestUpdate(ctx, parts[i], strlen(parts[i]));
-    EVP_DigestFinal_ex(ctx, md, &n);
-    EVP_MD_CTX_free(ctx);
-    for (int i = 0; i < 16; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
+        mk_sha256_update(&h, parts[i], strlen(parts[i]));
+    mk_sha256_final(&h, md);
+    mk_hex(md, 16, out);
 }
 
 static bool pod_matches(const agent_pod *p, const char *ns, const char *name)

@@ -5,7 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
-#include <openssl/evp.h>
+#include "mk_sha256.h"
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -276,10 +277,8 @@ int api_server_start(uv_loop_t *loop, const api_config *cfg, agent *a, api_serve
     s->idle_ms = cfg->idle_timeout_ms ? cfg->idle_timeout_ms : 90000;
     s->header_ms = cfg->header_timeout_ms ? cfg->header_timeout_ms : 10000;
     if (cfg->token && cfg->token[0]) {
-        unsigned int hl = 0;
-        s->has_token = EVP_Digest(cfg->token, strlen(cfg->token), s->token_hash, &hl, EVP_sha256(),
-                                  NULL) == 1 &&
-                       hl == sizeof(s->token_hash);
+        mk_sha256(cfg->token, strlen(cfg->token), s->token_hash);
+        s->has_token = true;
     }
     int r = cfg->listen_addr ? start_tcp(s, &ss, err) : 0;
     if (r == 0 && cfg->socket_path)

@@ -2,7 +2,7 @@
  * the order of the Kubernetes Go types, so output reads like the API server's. */
 #include "ps_internal.h"
 
-#include <openssl/evp.h>
+#include "mk_sha256.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,13 +181,10 @@ int ps_pod_hash(podspec_pod *p)
     cJSON_Delete(o);
     if (!text)
         abort(); /* cJSON fails only when out of memory */
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int md_len = 0;
-    if (!EVP_Digest(text, strlen(text), md, &md_len, EVP_sha256(), NULL) || md_len != 32)
-        abort();
+    unsigned char md[MK_SHA256_LEN];
+    mk_sha256(text, strlen(text), md);
     free(text);
-    for (unsigned int i = 0; i < md_len; i++)
-        snprintf(p->hash + 2 * i, 3, "%02x", md[i]);
+    mk_hex(md, MK_SHA256_LEN, p->hash);
     return 0;
 }
 

@@ -8,34 +8,25 @@
 
 void rt_img_hash_init(rt_img_hash *h)
 {
-    h->ctx = EVP_MD_CTX_new();
-    if (!h->ctx || EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1)
-        abort(); /* only fails on allocation failure */
+    mk_sha256_init(&h->sha);
 }
 
 void rt_img_hash_update(rt_img_hash *h, const void *p, size_t n)
 {
-    if (n > 0 && EVP_DigestUpdate(h->ctx, p, n) != 1)
-        abort();
+    mk_sha256_update(&h->sha, p, n);
 }
 
 void rt_img_hash_final(rt_img_hash *h, char *out)
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    if (EVP_DigestFinal_ex(h->ctx, md, &len) != 1 || len != 32)
-        abort();
-    EVP_MD_CTX_free(h->ctx);
-    h->ctx = NULL;
+    unsigned char md[MK_SHA256_LEN];
+    mk_sha256_final(&h->sha, md);
     memcpy(out, "sha256:", 7);
-    for (unsigned int i = 0; i < len; i++)
-        snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
+    mk_hex(md, MK_SHA256_LEN, out + 7);
 }
 
 void rt_img_hash_abort(rt_img_hash *h)
 {
-    EVP_MD_CTX_free(h->ctx);
-    h->ctx = NULL;
+    (void)h; /* nothing allocated */
 }
 
 void rt_img_sha256(const void *p, size_t n, char *out)

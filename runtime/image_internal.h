@@ -8,7 +8,9 @@
 #include "image.h"
 
 #include <cjson/cJSON.h>
-#include <openssl/evp.h>
+#include "mk_sha256.h"
+
+#include <stdlib.h>
 
 #define RT_IMG_JSON_MAX   (8u << 20) /* manifests, configs, indexes, refs.json */
 #define RT_IMG_DIGEST_LEN 71         /* "sha256:" + 64 hex */
@@ -25,7 +27,7 @@ struct rt_image_store {
 /* ---- sha256 (image_digest.c) ---------------------------------------------------------------- */
 
 typedef struct rt_img_hash {
-    EVP_MD_CTX *ctx;
+    mk_sha256_ctx sha;
 } rt_img_hash;
 
 void rt_img_hash_init(rt_img_hash *h);
