@@ -123,7 +123,7 @@ teardown_file() {
     pid=$(ctr_pid "$(pod_uid mypod)" mycontainer)
     # containerd's default set: 0x00000000a80425fb
     grep -q '^CapBnd:.*00000000a80425fb' /proc/$pid/status
-    grep -q '^NoNewPrivs:' /proc/$pid/status
+    grep -qE '^NoNewPrivs:\s+1' /proc/$pid/status
     # the sensitive /proc files this kernel has are masked by /dev/null (char 1:3)
     masked=0
     for f in kcore keys timer_list sched_debug; do
