@@ -20,7 +20,8 @@ typedef struct agent agent;
 cJSON *agent_api_pod_list(agent *a, const char *ns);
 /* One v1 Pod, or NULL with err (ENOENT: `pods "x" not found`). */
 cJSON *agent_api_pod_get(agent *a, const char *ns, const char *name, mk_err *err);
-/* {"items":[{"file":..., "state":"ok|error|ignored|duplicate", "pods":["ns/name"], "error":...}]} */
+/* {"items":[{"file":..., "state":"ok|error|ignored|duplicate", "pods":["ns/name"], "error":...}]}
+ */
 cJSON *agent_api_manifests(agent *a);
 /* Processes of one container: {"titles":["PID","USER","TIME","COMMAND"],
  * "processes":[["5317","root","0:00","nginx: master process ..."],...]}. NULL + err if unknown. */
@@ -64,8 +65,8 @@ typedef struct agent_api_exec_req {
 typedef void (*agent_api_exec_done_fn)(void *arg, int status, int exit_code, const char *out,
                                        size_t out_len, const mk_err *err);
 
-int agent_api_exec(agent *a, const agent_api_exec_req *req, agent_api_exec_done_fn done,
-                   void *arg, agent_api_stream **out, mk_err *err);
+int agent_api_exec(agent *a, const agent_api_exec_req *req, agent_api_exec_done_fn done, void *arg,
+                   agent_api_stream **out, mk_err *err);
 
 /* Stop a log stream or an exec early; no callback runs after this returns. */
 void agent_api_stream_cancel(agent_api_stream *s);

@@ -49,20 +49,20 @@ typedef struct rt_container_config {
     char *const *argv;
     char *const *env; /* "K=V" */
     const char *cwd;
-    const char *user; /* image/pod user: "", "uid", "uid:gid", "name", "name:group"; resolved
-                         inside the container's /etc/passwd and /etc/group */
+    const char *user;       /* image/pod user: "", "uid", "uid:gid", "name", "name:group"; resolved
+                               inside the container's /etc/passwd and /etc/group */
     uint64_t cap_effective; /* bitmask of CAP_*: effective = permitted = bounding = inheritable */
     bool no_new_privs;
     /* files bind-mounted into the rootfs (read-only where the kubelet does so); may be NULL */
-    const char *hosts_file;    /* -> /etc/hosts */
-    const char *hostname_file; /* -> /etc/hostname */
-    const char *resolv_file;   /* -> /etc/resolv.conf */
-    const char *termination_log; /* host file -> termination message path (may be NULL) */
+    const char *hosts_file;       /* -> /etc/hosts */
+    const char *hostname_file;    /* -> /etc/hostname */
+    const char *resolv_file;      /* -> /etc/resolv.conf */
+    const char *termination_log;  /* host file -> termination message path (may be NULL) */
     const char *termination_path; /* in-container path, e.g. /dev/termination-log */
     /* logs and cgroup */
-    const char *log_path;            /* CRI log file, opened O_APPEND|O_CREAT by the shim */
-    char *const *cgroup_procs;       /* joined by the child before execve; may be NULL */
-    uint64_t oom_score_adj_set;      /* reserved */
+    const char *log_path;       /* CRI log file, opened O_APPEND|O_CREAT by the shim */
+    char *const *cgroup_procs;  /* joined by the child before execve; may be NULL */
+    uint64_t oom_score_adj_set; /* reserved */
 } rt_container_config;
 
 /* Start one container: the shim clones it (CLONE_NEWNS [+CLONE_NEWPID]), sets it up and execs.
@@ -81,16 +81,16 @@ typedef struct rt_ctr_status {
     char id[65];
     int attempt;
     rt_ctr_state state;
-    pid_t pid;        /* host pid */
-    int exit_code;    /* when exited: code, or 128+signal */
-    int signal;       /* when killed by a signal */
-    bool oom_killed;  /* best effort */
+    pid_t pid;       /* host pid */
+    int exit_code;   /* when exited: code, or 128+signal */
+    int signal;      /* when killed by a signal */
+    bool oom_killed; /* best effort */
     int64_t started_ns, finished_ns;
 } rt_ctr_status;
 
 typedef struct rt_shim_status {
     pid_t shim_pid;
-    pid_t pod_init_pid; /* reaper pid-1 with shareProcessNamespace, else 0 */
+    pid_t pod_init_pid;  /* reaper pid-1 with shareProcessNamespace, else 0 */
     rt_ctr_status *ctrs; /* every container instance the shim still remembers */
     size_t n_ctrs;
 } rt_shim_status;
@@ -105,8 +105,8 @@ int rt_shim_remove(const char *run_dir, const char *container_id, mk_err *err);
  * net/ipc/uts), cgroup, capabilities, user and env. stdin/stdout/stderr are the fds given
  * (sent with SCM_RIGHTS; -1 = /dev/null). Returns the exec's host pid; its exit arrives as an
  * RT_SHIM_EV_EXEC_EXIT event carrying *exec_id. */
-int rt_shim_exec(const char *run_dir, const char *container_id, char *const *argv,
-                 char *const *env, int fds[3], uint64_t *exec_id, pid_t *pid, mk_err *err);
+int rt_shim_exec(const char *run_dir, const char *container_id, char *const *argv, char *const *env,
+                 int fds[3], uint64_t *exec_id, pid_t *pid, mk_err *err);
 
 /* Kill every container (SIGKILL), reap, and exit the shim. */
 int rt_shim_shutdown(const char *run_dir, mk_err *err);
