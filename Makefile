@@ -7,7 +7,7 @@ JOBS     ?= $(shell nproc)
 # Debian packages the build, the tests and the example images need.
 PKGS := build-essential cmake pkg-config clang \
         libyaml-dev libcjson-dev libuv1-dev libcurl4-openssl-dev libseccomp-dev \
-        libhttp-parser-dev libarchive-dev libssl-dev libcmocka-dev bats \
+        libhttp-parser-dev libarchive-dev libssl-dev libcmocka-dev bats musl-tools \
         busybox-static nginx-light skopeo curl jq iproute2 util-linux procps psmisc python3
 
 .PHONY: all deps build build-asan images run test test-asan bench clean fuzz format

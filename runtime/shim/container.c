@@ -5,6 +5,7 @@
  */
 #include "container_int.h"
 #include "ctr_overlay.h"
+#include "shim_sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -74,14 +75,14 @@ static void fs_log(int fs, char *buf, size_t size)
 static int overlay_fsopen(shim_step_ctx *c)
 {
     const shim_ctr_spec *s = c->ctr;
-    int fs = fsopen("overlay", FSOPEN_CLOEXEC);
+    int fs = shim_sys_fsopen("overlay", FSOPEN_CLOEXEC);
     if (fs < 0)
         return errno == ENOSYS || errno == EPERM ? 1 : shim_step_fail(c, errno, "fsopen overlay");
     int r = 0;
-    if (fsconfig(fs, FSCONFIG_SET_STRING, "source", "overlay", 0) < 0)
+    if (shim_sys_fsconfig(fs, FSCONFIG_SET_STRING, "source", "overlay", 0) < 0)
         r = 1;
     for (size_t i = 0; s->lower_dirs[i] && r == 0; i++) {
-        if (fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", s->lower_dirs[i], 0) == 0)
+        if (shim_sys_fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", s->lower_dirs[i], 0) == 0)
             continue;
         if (errno == ENOENT || errno == ENOTDIR)
             r = shim_step_fail(c, errno, "layer %s", s->lower_dirs[i]);
@@ -89,21 +90,21 @@ static int overlay_fsopen(shim_step_ctx *c)
             r = 1; /* an older kernel (no lowerdir+) or a path over 255 bytes */
     }
     if (r == 0 && s->upper_dir &&
-        (fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", s->upper_dir, 0) < 0 ||
-         fsconfig(fs, FSCONFIG_SET_STRING, "workdir", s->work_dir, 0) < 0))
+        (shim_sys_fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", s->upper_dir, 0) < 0 ||
+         shim_sys_fsconfig(fs, FSCONFIG_SET_STRING, "workdir", s->work_dir, 0) < 0))
         r = 1;
-    if (r == 0 && fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+    if (r == 0 && shim_sys_fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
         char log[600];
         int e = errno;
         fs_log(fs, log, sizeof(log));
         r = shim_step_fail(c, e, "mount overlay on %s%s%s", s->rootfs_mnt, log[0] ? ": " : "", log);
     }
-    int m = r == 0 ? fsmount(fs, FSMOUNT_CLOEXEC, 0) : -1;
+    int m = r == 0 ? shim_sys_fsmount(fs, FSMOUNT_CLOEXEC, 0) : -1;
     if (r == 0 && m < 0)
         r = shim_step_fail(c, errno, "fsmount overlay");
     close(fs);
     if (m >= 0) {
-        if (move_mount(m, "", AT_FDCWD, s->rootfs_mnt, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+        if (shim_sys_move_mount(m, "", AT_FDCWD, s->rootfs_mnt, MOVE_MOUNT_F_EMPTY_PATH) < 0)
             r = shim_step_fail(c, errno, "move overlay to %s", s->rootfs_mnt);
         close(m);
     }

@@ -6,6 +6,7 @@
  */
 #include "container_int.h"
 #include "ctr_resolve.h"
+#include "shim_sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -49,16 +50,18 @@ int shim_step_proc(shim_step_ctx *c)
 /* The host's /sys, recursively read-only (host network, or sysfs refused). */
 static int bind_host_sys(shim_step_ctx *c, int target)
 {
-    int t = open_tree(AT_FDCWD, "/sys", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+    int t =
+        shim_sys_open_tree(AT_FDCWD, "/sys", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
     if (t < 0)
         return shim_step_fail(c, errno, "clone the host's /sys");
-    struct mount_attr a = {
+    shim_mount_attr a = {
         .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
     };
     int r = 0;
-    if (mount_setattr(t, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a)) < 0)
+    if (shim_sys_mount_setattr(t, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a)) < 0)
         r = shim_step_fail(c, errno, "make /sys read-only");
-    else if (move_mount(t, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+    else if (shim_sys_move_mount(t, "", target, "",
+                                 MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
         r = shim_step_fail(c, errno, "bind the host's /sys");
     close(t);
     return r;

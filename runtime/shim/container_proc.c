@@ -10,15 +10,13 @@
 #include "ctr_caps.h"
 #include "ctr_path.h"
 #include "ctr_resolve.h"
+#include "shim_sys.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
-#include <linux/capability.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -243,10 +241,10 @@ static int load_seccomp(shim_step_ctx *c)
 {
     if (!c->bpf || !c->bpf_len)
         return 0;
-    size_t n = c->bpf_len / sizeof(struct sock_filter);
-    if (c->bpf_len % sizeof(struct sock_filter) || n == 0 || n > BPF_MAXINSNS)
+    size_t n = c->bpf_len / sizeof(shim_sock_filter);
+    if (c->bpf_len % sizeof(shim_sock_filter) || n == 0 || n > SHIM_BPF_MAXINSNS)
         return shim_step_failx(c, "invalid BPF program of %zu bytes", c->bpf_len);
-    struct sock_fprog prog = {.len = (unsigned short)n, .filter = (struct sock_filter *)c->bpf};
+    shim_sock_fprog prog = {.len = (unsigned short)n, .filter = (shim_sock_filter *)c->bpf};
     if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_SPEC_ALLOW, &prog) == 0)
         return 0;
     if (errno == EINVAL && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0)
@@ -314,8 +312,8 @@ static int set_ids(shim_step_ctx *c)
 
 static int set_caps(shim_step_ctx *c, uint64_t caps)
 {
-    struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
-    struct __user_cap_data_struct d[2];
+    shim_cap_header hdr = {.version = SHIM_CAP_VERSION_3, .pid = 0};
+    shim_cap_data d[2];
     if (syscall(SYS_capget, &hdr, d) < 0)
         return shim_step_fail(c, errno, "capget");
     uint64_t have = (uint64_t)d[0].permitted | ((uint64_t)d[1].permitted << 32);
@@ -357,7 +355,7 @@ int shim_step_nnp(shim_step_ctx *c)
  * kernels get a walk over /proc/self/fd. */
 static int cloexec_from(int first)
 {
-    if (close_range((unsigned)first, ~0u, CLOSE_RANGE_CLOEXEC) == 0)
+    if (shim_sys_close_range((unsigned)first, ~0u, CLOSE_RANGE_CLOEXEC) == 0)
         return 0;
     if (errno != ENOSYS && errno != EINVAL)
         return -1;

@@ -131,6 +131,11 @@ int shim_loop_run(shim_ctx *ctx); /* returns the exit code */
 int shim_watch_add(shim_ctx *ctx, shim_watch *w, uint32_t events);
 void shim_watch_close(shim_ctx *ctx, shim_watch *w);
 void shim_defer_free(shim_ctx *ctx, void *p);
+/* Buffers of tens of KB straight from mmap: a page costs memory only once written (a malloc
+ * chunk that size gets the allocator's bookkeeping written at both ends). NULL if out of
+ * memory; shim_big_free(NULL, len) does nothing. */
+void *shim_big_alloc(size_t len);
+void shim_big_free(void *p, size_t len);
 void shim_send(shim_ctx *ctx, shim_conn *c, const shim_msg *m);
 void shim_reply_ok(shim_ctx *ctx, shim_conn *c, pid_t pid, uint64_t exec_id);
 void shim_reply_err(shim_ctx *ctx, shim_conn *c, int code, int exit_code, const char *fmt, ...)

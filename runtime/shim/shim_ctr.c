@@ -97,7 +97,7 @@ static void close_streams(shim_ctx *ctx, shim_ctr *ct)
         shim_watch_close(ctx, &ct->pipe_w[s]);
         if (ct->log[s])
             shim_crilog_flush(ct->log[s]);
-        free(ct->log[s]);
+        shim_big_free(ct->log[s], sizeof(shim_crilog));
         ct->log[s] = NULL;
     }
     if (ct->log_fd >= 0)
@@ -353,12 +353,12 @@ static shim_ctr *ctr_new(const shim_start_req *r)
     ct->pipe_w[1] = (shim_watch){W_PIPE, -1, ct, 1};
     ct->report.w = (shim_watch){W_CTR_REPORT, -1, ct, 0};
     ct->cgroup_procs = strv_dup(r->cgroup_procs);
-    ct->log[0] = malloc(sizeof(shim_crilog));
-    ct->log[1] = malloc(sizeof(shim_crilog));
+    ct->log[0] = shim_big_alloc(sizeof(shim_crilog));
+    ct->log[1] = shim_big_alloc(sizeof(shim_crilog));
     if (!ct->cgroup_procs || !ct->log[0] || !ct->log[1]) {
         strv_free(ct->cgroup_procs);
-        free(ct->log[0]);
-        free(ct->log[1]);
+        shim_big_free(ct->log[0], sizeof(shim_crilog));
+        shim_big_free(ct->log[1], sizeof(shim_crilog));
         free(ct);
         return NULL;
     }

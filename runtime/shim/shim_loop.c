@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -60,6 +62,36 @@ void shim_defer_free(shim_ctx *ctx, void *p)
     ctx->graveyard = g;
 }
 
+/* Under AddressSanitizer big buffers stay on the heap, where overruns are caught. */
+#if defined(__SANITIZE_ADDRESS__)
+#define BIG_ON_HEAP 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BIG_ON_HEAP 1
+#endif
+#endif
+
+void *shim_big_alloc(size_t len)
+{
+#ifdef BIG_ON_HEAP
+    return calloc(1, len);
+#else
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+#endif
+}
+
+void shim_big_free(void *p, size_t len)
+{
+#ifdef BIG_ON_HEAP
+    (void)len;
+    free(p);
+#else
+    if (p)
+        munmap(p, len);
+#endif
+}
+
 static void bury(shim_ctx *ctx)
 {
     for (size_t i = 0; i < ctx->n_graveyard; i++)
@@ -71,9 +103,9 @@ static void bury(shim_ctx *ctx)
 
 int shim_loop_init(shim_ctx *ctx)
 {
-    ctx->rx = malloc(SHIM_MSG_MAX);
-    ctx->tx = malloc(SHIM_MSG_MAX);
-    ctx->io = malloc(SHIM_MSG_MAX);
+    ctx->rx = shim_big_alloc(SHIM_MSG_MAX);
+    ctx->tx = shim_big_alloc(SHIM_MSG_MAX);
+    ctx->io = shim_big_alloc(SHIM_MSG_MAX);
     if (!ctx->rx || !ctx->tx || !ctx->io)
         return errno = ENOMEM, -1;
     sigset_t set;
@@ -434,16 +466,44 @@ static void on_signals(shim_ctx *ctx)
         reap(ctx);
 }
 
+/* SIGKILL every pid in a space-separated list read from fd (parsed by hand: scanf would link
+ * the C library's whole number and float scanner into the shim). */
+static void kill_listed(int fd)
+{
+    char buf[256];
+    long pid = -1;
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        for (ssize_t i = 0; i < n; i++) {
+            int d = buf[i] - '0';
+            if (d >= 0 && d <= 9) { /* LONG_MAX: too long to be a pid */
+                pid = pid < 0 ? d : pid < INT_MAX / 10 ? pid * 10 + d : LONG_MAX;
+                continue;
+            }
+            if (pid > 0 && pid <= INT_MAX)
+                kill((pid_t)pid, SIGKILL);
+            pid = -1;
+        }
+    }
+    if (pid > 0 && pid <= INT_MAX)
+        kill((pid_t)pid, SIGKILL);
+}
+
 static void kill_children(shim_ctx *ctx)
 {
     char path[64];
     snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)ctx->pid);
-    FILE *f = fopen(path, "re");
-    if (f) {
-        int pid;
-        while (fscanf(f, "%d", &pid) == 1)
-            kill(pid, SIGKILL);
-        fclose(f);
+    int fd;
+    do {
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    } while (fd < 0 && errno == EINTR);
+    if (fd >= 0) {
+        kill_listed(fd);
+        close(fd);
     }
     if (ctx->init_pid > 0)
         kill(ctx->init_pid, SIGKILL);
@@ -501,9 +561,9 @@ static void teardown(shim_ctx *ctx)
     /* back in our own pid namespace threads can be made again (sanitizer leak checks need one) */
     if (ctx->o.share_pid && ctx->pidns_fd >= 0)
         setns(ctx->pidns_fd, CLONE_NEWPID);
-    free(ctx->rx);
-    free(ctx->tx);
-    free(ctx->io);
+    shim_big_free(ctx->rx, SHIM_MSG_MAX);
+    shim_big_free(ctx->tx, SHIM_MSG_MAX);
+    shim_big_free(ctx->io, SHIM_MSG_MAX);
     free(ctx->o.cgroup_procs);
     int fds[] = {ctx->lfd, ctx->sigfd, ctx->epfd, ctx->run_dirfd, ctx->pidns_fd, ctx->init_pipe};
     for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)

@@ -7,6 +7,7 @@
  * reaper forked here), sets the hostname, brings lo up, and serves its socket.
  */
 #include "shim.h"
+#include "shim_sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -55,11 +56,13 @@ static const char usage_text[] =
 
 void shim_log(const shim_ctx *ctx, const char *fmt, ...)
 {
-    char ts[64];
+    char ts[64] = "";
     time_t now = time(NULL);
     struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    /* by hand, not strftime(): that would link the C library's time zone code */
+    if (gmtime_r(&now, &tm))
+        snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
@@ -307,7 +310,7 @@ static int start_pod_init(shim_ctx *ctx, char *msg, size_t len)
     if (pid == 0) {
         if (dup2(p[0], 3) < 0)
             _exit(1);
-        close_range(4, ~0U, 0);
+        shim_sys_close_range(4, ~0U, 0);
         pod_init(3);
     }
     close(p[0]);

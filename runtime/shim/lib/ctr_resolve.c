@@ -1,10 +1,10 @@
 /* ctr_resolve.c - path resolution confined to a root directory fd. */
 #include "ctr_resolve.h"
+#include "shim_sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -175,15 +175,15 @@ int shim_ctr_open_in_root_walk(int rootfd, const char *path, int flags, mode_t m
 
 int shim_ctr_open_in_root(int rootfd, const char *path, int flags, mode_t mode)
 {
-    struct open_how how = {
+    shim_open_how how = {
         .flags = (unsigned long long)(flags | O_CLOEXEC),
         .mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
-        .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+        .resolve = SHIM_RESOLVE_IN_ROOT | SHIM_RESOLVE_NO_MAGICLINKS,
     };
     for (;;) {
-        long fd = syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+        int fd = shim_sys_openat2(rootfd, path, &how);
         if (fd >= 0)
-            return (int)fd;
+            return fd;
         if (errno == EINTR)
             continue;
         if (errno == ENOSYS || errno == EPERM)
