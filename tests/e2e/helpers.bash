@@ -76,8 +76,21 @@ mk_teardown() {
     # last resort, so that a broken `down` cannot leak shims onto the machine
     local p
     for p in $(pgrep -f "mini-kubelet-shim.*$MK_ROOT" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
+    local subtree leaked
+    subtree=$(mk_cgroup_subtree)
+    leaked=$(find /sys/fs/cgroup -maxdepth 8 -type d -name "$subtree" 2>/dev/null)
+    for p in $leaked; do find "$p" -depth -type d -exec rmdir {} + 2>/dev/null || true; done
     rm -rf "$MK_ROOT"
     MK_ROOT=
+    if [ -n "$leaked" ]; then
+        echo "cgroups left behind after down: $leaked" >&2
+        return 1
+    fi
+}
+
+# The cgroup subtree an agent with this root dir uses: mini-kubelet-<first 8 hex of sha256(root)>.
+mk_cgroup_subtree() {
+    echo "mini-kubelet-$(printf '%s' "$MK_ROOT" | sha256sum | cut -c1-8)"
 }
 
 api() { curl -sS "$MK_URL$1" "${@:2}"; }
