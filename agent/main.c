@@ -6,6 +6,7 @@
 #define HAVE_CLI_IMAGE 1
 #endif
 
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,9 @@ int main(int argc, char **argv)
 {
     const char *prog = "mini-kubelet";
     signal(SIGPIPE, SIG_IGN);
+    /* One malloc arena: the thread pool's short jobs would otherwise each grow an arena of
+     * their own, and an edge node cares more about resident memory than allocator contention. */
+    mallopt(M_ARENA_MAX, 1);
     agent_config cfg;
     agent_config_init(&cfg);
     agent_cmd cmd;

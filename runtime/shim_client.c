@@ -439,7 +439,6 @@ struct rt_shim_watch {
     bool closed, gone;
     rt_shim_event_cb cb;
     void *arg;
-    uint8_t *buf;
 };
 
 static void watch_closed_cb(uv_handle_t *h)
@@ -447,7 +446,6 @@ static void watch_closed_cb(uv_handle_t *h)
     rt_shim_watch *w = h->data;
     if (w->fd >= 0)
         close(w->fd);
-    free(w->buf);
     free(w);
 }
 
@@ -493,9 +491,12 @@ static void watch_poll_cb(uv_poll_t *h, int status, int events)
         watch_gone(w);
         return;
     }
+    /* One buffer on the loop's stack serves every watch: a buffer per pod would cost resident
+     * memory for each of them. */
+    uint8_t buf[SHIM_MSG_MAX];
     while (!w->closed && !w->gone) {
         int fds[1], nfds;
-        ssize_t n = shim_sock_recv(w->fd, w->buf, SHIM_MSG_MAX, fds, 0, &nfds, MSG_DONTWAIT);
+        ssize_t n = shim_sock_recv(w->fd, buf, sizeof(buf), fds, 0, &nfds, MSG_DONTWAIT);
         if (n == -EAGAIN)
             return;
         if (n == -EMSGSIZE)
@@ -505,7 +506,7 @@ static void watch_poll_cb(uv_poll_t *h, int status, int events)
             return;
         }
         shim_msg m;
-        if (shim_msg_decode(w->buf, (size_t)n, &m) < 0)
+        if (shim_msg_decode(buf, (size_t)n, &m) < 0)
             continue; /* not ours to crash on; skip it */
         watch_deliver(w, &m);
         shim_msg_release(&m);
@@ -537,11 +538,9 @@ int rt_shim_watch_start(uv_loop_t *loop, const char *run_dir, rt_shim_event_cb c
     w->fd = fd;
     w->cb = cb;
     w->arg = arg;
-    w->buf = xmalloc(SHIM_MSG_MAX);
     w->poll.data = w;
     if ((r = uv_poll_init(loop, &w->poll, fd)) < 0) {
         close(fd);
-        free(w->buf);
         free(w);
         return mk_errf(err, -r, "watch shim: %s", uv_strerror(r));
     }
