@@ -1,6 +1,7 @@
 /* agent.c - the agent's start (directories, token, images, cgroups, recovery, API, source),
  * its loop, and its stop on SIGTERM/SIGINT, which leaves the pods running. */
 #include "agent.h"
+#include "image_tool.h"
 
 #include "api.h"
 #include "config.h"
@@ -70,11 +71,8 @@ static int open_images(agent *a, mk_err *err)
     if (r < 0)
         return mk_err_wrap(err, "image store");
     cleanup_free char *import = agent_path(a->cfg.images_dir, "import");
-    r = rt_image_import_dir(a->images, import, err);
-    if (r < 0)
+    if (agent_image_tool_import_dir(&a->cfg, import, err) < 0)
         mk_warn("importing images from %s: %s", import, err->msg);
-    else if (r > 0)
-        mk_info("imported %d image archive(s) from %s", r, import);
     mk_err_clear(err);
     return 0;
 }

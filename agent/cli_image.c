@@ -24,6 +24,7 @@ static const char usage[] =
     "                                (docker save) files, plain or gzip-compressed; NAME names\n"
     "                                an image whose archive carries no name\n"
     "  ls [-q]                       list images (-q: image ids only)\n"
+    "  import-dir DIR                import every archive in DIR not imported before\n"
     "  inspect REF                   show an image as JSON\n";
 
 static int open_store(const char *root_dir, rt_image_store **s)
@@ -196,6 +197,24 @@ static int cmd_inspect(rt_image_store *s, int argc, char **argv)
     return 0;
 }
 
+/* The agent's start-up import of <images>/import/: each archive once, failures logged per file. */
+static int cmd_import_dir(rt_image_store *s, int argc, char **argv)
+{
+    if (argc != 2) {
+        fputs("mini-kubelet image import-dir: exactly one DIR\n", stderr);
+        return 2;
+    }
+    mk_err err = {0};
+    int r = rt_image_import_dir(s, argv[1], &err);
+    if (r < 0) {
+        fprintf(stderr, "mini-kubelet image import-dir: %s\n", err.msg);
+        return 1;
+    }
+    if (r > 0)
+        mk_info("imported %d image archive(s) from %s", r, argv[1]);
+    return 0;
+}
+
 int agent_cli_image(int argc, char **argv, const char *root_dir)
 {
     if (argc > 0 && !strcmp(argv[0], "image")) { /* tolerate being handed the word itself */
@@ -214,6 +233,8 @@ int agent_cli_image(int argc, char **argv, const char *root_dir)
         cmd = cmd_ls;
     else if (!strcmp(argv[0], "inspect"))
         cmd = cmd_inspect;
+    else if (!strcmp(argv[0], "import-dir"))
+        cmd = cmd_import_dir;
     if (!cmd) {
         fprintf(stderr, "mini-kubelet image: unknown command \"%s\"\n%s", argv[0], usage);
         return 2;

@@ -1,10 +1,7 @@
 /* main.c - mini-kubelet: the node agent, and its `image` and `down` subcommands. */
 #include "agent.h"
 #include "config.h"
-#if __has_include("cli_image.h")
-#include "cli_image.h"
-#define HAVE_CLI_IMAGE 1
-#endif
+#include "image_tool.h"
 
 #include <malloc.h>
 #include <signal.h>
@@ -81,11 +78,7 @@ int main(int argc, char **argv)
         if (strcmp(sub, "down") == 0) {
             code = run_down(argc - idx, argv + idx, &cfg, prog);
         } else if (strcmp(sub, "image") == 0) {
-#ifdef HAVE_CLI_IMAGE
-            code = agent_cli_image(argc - idx, argv + idx, cfg.root_dir);
-#else
-            code = bad_usage(prog, "image: this build has no image commands");
-#endif
+            code = agent_image_tool_exec(&cfg, argc - idx - 1, argv + idx + 1);
         } else {
             char msg[256];
             snprintf(msg, sizeof(msg), "unknown command \"%s\" (see --help)", sub);
