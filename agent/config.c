@@ -138,22 +138,42 @@ static int parse_int(const char *flag, const char *s, int lo, int hi, int *out, 
     return 0;
 }
 
+/* A path flag may be relative to the current directory; the agent keeps it absolute, since
+ * pod identities and the cgroup subtree are derived from these paths. */
+static void set_path(char **dst, const char *arg)
+{
+    while (arg[0] == '.' && arg[1] == '/')
+        arg += 2;
+    if (arg[0] == '/' || arg[0] == '\0') {
+        set_str(dst, arg);
+        return;
+    }
+    char cwd[4096];
+    if (!getcwd(cwd, sizeof(cwd))) {
+        set_str(dst, arg); /* left relative: later opens name it in their errors */
+        return;
+    }
+    char *abs = xasprintf("%s%s%s", cwd, strcmp(cwd, "/") ? "/" : "", arg);
+    set_str(dst, abs);
+    free(abs);
+}
+
 static int apply_opt(agent_config *cfg, int c, const char *arg, agent_cmd *cmd, mk_err *err)
 {
     switch (c) {
     case OPT_ROOT:
-        if (arg[0] != '/')
-            return mk_errf(err, EINVAL, "--root-dir %s: want an absolute path", arg);
-        set_str(&cfg->root_dir, arg);
+        if (!arg[0])
+            return mk_errf(err, EINVAL, "--root-dir: want a directory");
+        set_path(&cfg->root_dir, arg);
         return 0;
     case OPT_MANIFEST:
-        set_str(&cfg->manifest_dir, arg);
+        set_path(&cfg->manifest_dir, arg);
         return 0;
     case OPT_LISTEN:
         set_str(&cfg->listen_addr, arg);
         return 0;
     case OPT_SOCKET:
-        set_str(&cfg->socket_path, arg);
+        set_path(&cfg->socket_path, arg);
         return 0;
     case OPT_NODE:
         if (!podspec_is_dns1123_subdomain(arg))
@@ -163,13 +183,13 @@ static int apply_opt(agent_config *cfg, int c, const char *arg, agent_cmd *cmd, 
         set_str(&cfg->node_name, arg);
         return 0;
     case OPT_TOKEN:
-        set_str(&cfg->token_file, arg);
+        set_path(&cfg->token_file, arg);
         return 0;
     case OPT_CERT:
-        set_str(&cfg->tls_cert_file, arg);
+        set_path(&cfg->tls_cert_file, arg);
         return 0;
     case OPT_KEY:
-        set_str(&cfg->tls_key_file, arg);
+        set_path(&cfg->tls_key_file, arg);
         return 0;
     case OPT_CGROUP:
         if (arg[0] != '/')
@@ -177,7 +197,7 @@ static int apply_opt(agent_config *cfg, int c, const char *arg, agent_cmd *cmd, 
         set_str(&cfg->cgroup_root, arg);
         return 0;
     case OPT_SHIM:
-        set_str(&cfg->shim_path, arg);
+        set_path(&cfg->shim_path, arg);
         return 0;
     case OPT_LOG:
         if (mk_log_parse_level(arg, &cfg->log_level) < 0)

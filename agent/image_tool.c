@@ -52,8 +52,14 @@ int agent_image_tool_exec(const agent_config *cfg, int argc, char **argv)
 int agent_image_tool_import_dir(const agent_config *cfg, const char *dir, mk_err *err)
 {
     cleanup_free char *path = tool_path();
-    char *args[] = {TOOL_NAME, "--root-dir", cfg->root_dir, "--log-level",
-                    (char *)level_name(cfg->log_level), "import-dir", (char *)dir, NULL};
+    char *args[] = {TOOL_NAME,
+                    "--root-dir",
+                    cfg->root_dir,
+                    "--log-level",
+                    (char *)level_name(cfg->log_level),
+                    "import-dir",
+                    (char *)dir,
+                    NULL};
     pid_t pid;
     int r = posix_spawn(&pid, path, NULL, NULL, args, environ);
     if (r != 0)

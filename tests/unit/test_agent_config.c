@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "worker.h"
@@ -120,8 +121,8 @@ static void test_bad_flags(void **state)
     expect_bad(a4, 3, "--backoff-scale");
     char *a5[] = {"mk", "--log-level", "loud", NULL};
     expect_bad(a5, 3, "--log-level");
-    char *a6[] = {"mk", "--root-dir", "relative", NULL};
-    expect_bad(a6, 3, "absolute");
+    char *a6[] = {"mk", "--root-dir", "", NULL};
+    expect_bad(a6, 3, "--root-dir");
     char *a7[] = {"mk", "--node-name", "Bad_Name", NULL};
     expect_bad(a7, 3, "--node-name");
     char *a8[] = {"mk", "-x", NULL};
@@ -293,6 +294,31 @@ static void test_hostnames(void **state)
     free(h);
 }
 
+/* Relative path flags are taken from the current directory and kept absolute. */
+static void test_relative_paths(void **state)
+{
+    (void)state;
+    char cwd[4096];
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    agent_config cfg;
+    agent_cmd cmd;
+    mk_err err = {0};
+    char *argv[] = {"mk",         "--root-dir", "./build/run-root", "--manifest-dir",
+                    "examples/m", "--socket",   "s.sock",           NULL};
+    assert_int_equal(parse(&cfg, &cmd, &err, 7, argv), 7);
+    agent_config_finish(&cfg, NULL);
+    char *want = xasprintf("%s/build/run-root", cwd);
+    assert_string_equal(cfg.root_dir, want);
+    free(want);
+    want = xasprintf("%s/examples/m", cwd);
+    assert_string_equal(cfg.manifest_dir, want);
+    free(want);
+    want = xasprintf("%s/s.sock", cwd);
+    assert_string_equal(cfg.socket_path, want);
+    free(want);
+    agent_config_free(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -300,7 +326,7 @@ int main(void)
         cmocka_unit_test(test_bad_flags),         cmocka_unit_test(test_help_and_version),
         cmocka_unit_test(test_paths_and_subtree), cmocka_unit_test(test_token_file),
         cmocka_unit_test(test_pidfile_lock),      cmocka_unit_test(test_uid_derivation),
-        cmocka_unit_test(test_hostnames),
+        cmocka_unit_test(test_hostnames),         cmocka_unit_test(test_relative_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
