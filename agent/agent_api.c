@@ -145,7 +145,7 @@ static cJSON *manifest_file_json(const agent_manifest_file *f)
         cJSON_AddStringToObject(o, "error", f->error);
     if (f->warnings && f->warnings[0])
         cJSON_AddItemToObject(o, "warnings", strv_json(f->warnings));
-    if (f->mtime_ns) {
+    if (f->mtime_ns > 0) {
         char ts[48];
         mk_format_rfc3339_nano(f->mtime_ns, ts, sizeof(ts));
         cJSON_AddStringToObject(o, "modified", ts);
@@ -163,6 +163,8 @@ cJSON *agent_api_manifests(agent *a)
     if (dir)
         cJSON_AddStringToObject(j, "directory", dir);
     cJSON_AddBoolToObject(j, "directoryMissing", m ? m->dir_missing : false);
+    if (m && m->dir_error)
+        cJSON_AddStringToObject(j, "directoryError", m->dir_error);
     cJSON *items = cJSON_AddArrayToObject(j, "items");
     for (size_t i = 0; m && i < m->n_files; i++)
         cJSON_AddItemToArray(items, manifest_file_json(&m->files[i]));

@@ -346,6 +346,15 @@ static const agent_ctr_run *run_by_id(const agent_ctr *c, const char *id)
     return NULL;
 }
 
+/* The wall-clock start of a sinceSeconds window; 0 (everything) when unset or when the window
+ * reaches back before 1970, which also keeps huge values from overflowing. */
+static int64_t since_ns(int64_t since_seconds, int64_t now_ns)
+{
+    if (since_seconds <= 0 || since_seconds >= now_ns / 1000000000LL)
+        return 0;
+    return now_ns - since_seconds * 1000000000LL;
+}
+
 int agent_api_logs(agent *a, const agent_api_log_req *req, agent_api_write_fn write,
                    agent_api_done_fn done, void *arg, agent_api_stream **out, mk_err *err)
 {
@@ -373,7 +382,7 @@ int agent_api_logs(agent *a, const agent_api_log_req *req, agent_api_write_fn wr
     s->ctr = xstrdup(req->container);
     snprintf(s->id, sizeof(s->id), "%s", run->id);
     s->path = agent_api_log_path(pod, req->container, run->attempt);
-    int64_t since = req->since_seconds > 0 ? mk_now_ns() - req->since_seconds * 1000000000LL : 0;
+    int64_t since = since_ns(req->since_seconds, mk_now_ns());
     s->opts = (rt_crilog_opts){.tail_lines = req->tail_lines,
                                .since_ns = since,
                                .limit_bytes = req->limit_bytes,

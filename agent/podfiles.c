@@ -247,7 +247,9 @@ int64_t agent_checkpoint_grace(const char *state_dir)
         return 30;
     cJSON *o = cJSON_ParseWithLength(buf, len);
     const cJSON *g = cJSON_GetObjectItemCaseSensitive(o, "terminationGracePeriodSeconds");
-    int64_t v = cJSON_IsNumber(g) ? (int64_t)g->valuedouble : 30;
+    double d = cJSON_IsNumber(g) ? g->valuedouble : 30;
+    /* clamped before the conversion, which is undefined out of range (136 years is forever) */
+    int64_t v = d >= 0 && d <= AGENT_GRACE_MAX_SEC ? (int64_t)d : d < 0 ? 0 : AGENT_GRACE_MAX_SEC;
     cJSON_Delete(o);
     return v;
 }

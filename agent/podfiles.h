@@ -26,7 +26,12 @@ int agent_pod_checkpoint_write(const char *state_dir, const char *json, mk_err *
 /* Read it back. */
 int agent_pod_checkpoint_load(const char *state_dir, agent_checkpoint *ck, mk_err *err);
 void agent_checkpoint_free(agent_checkpoint *ck);
-/* terminationGracePeriodSeconds recorded in state_dir/pod.json (30 when unreadable). */
+/* The longest grace period the agent waits for (136 years): longer ones are the same in
+ * practice, and the limit keeps deadlines in nanoseconds within int64. */
+#define AGENT_GRACE_MAX_SEC (INT64_C(1) << 32)
+
+/* terminationGracePeriodSeconds recorded in state_dir/pod.json (30 when unreadable), at most
+ * AGENT_GRACE_MAX_SEC. */
 int64_t agent_checkpoint_grace(const char *state_dir);
 
 /* /etc/hosts, /etc/hostname and /etc/resolv.conf of the pod, in state_dir (thread pool).

@@ -15,6 +15,7 @@ typedef struct src_file {
     bool ignored;
     podspec_result good; /* the last version that parsed */
     bool has_good;
+    bool retry;       /* its read failed: read it again even if it looks unchanged */
     char *error;      /* why the current version is not used, or NULL */
     char *dup_logged; /* the duplicate message last logged, to log each once */
 } src_file;
@@ -193,6 +194,9 @@ static void merge_entry(src_file *nf, src_scan_entry *e, src_file *of)
         return;
     }
     nf->error = MK_STEAL(e->error);
+    nf->retry = e->read_failed;
+    if (of && of->error && strcmp(of->error, nf->error) == 0)
+        return; /* logged already (a read retried with the same outcome) */
     if (nf->has_good && nf->good.n_pods)
         mk_error("manifest %s (the pods of its last good version keep running)", nf->error);
     else
@@ -319,6 +323,30 @@ static void scan_work(uv_work_t *w)
 
 static void maybe_finish_close(agent_sources *s);
 
+/* After a scan that delivered nothing: run the next one now if asked, else in a while. */
+static void schedule_retry(agent_sources *s)
+{
+    if (s->pending) {
+        s->pending = false;
+        agent_sources_rescan(s);
+    } else if (!uv_is_active((uv_handle_t *)&s->debounce)) {
+        uv_timer_start(&s->debounce, on_debounce, MISSING_RETRY_MS, 0);
+    }
+}
+
+/* The directory is there but could not be read (EMFILE, EIO, ENOMEM ...): that says nothing
+ * about the manifests, so the desired set of the last good scan stays. */
+static void keep_last_set(agent_sources *s, int dir_errno)
+{
+    char *msg = xasprintf("%s: %s", s->dir, strerror(dir_errno));
+    if (!s->view.dir_error || strcmp(s->view.dir_error, msg) != 0)
+        mk_error("manifest directory %s; the pods of the last good scan keep running (retrying)",
+                 msg);
+    free(s->view.dir_error);
+    s->view.dir_error = msg;
+    schedule_retry(s);
+}
+
 static void scan_done(uv_work_t *w, int status)
 {
     agent_sources *s = w->data;
@@ -330,6 +358,16 @@ static void scan_done(uv_work_t *w, int status)
         return;
     }
     int dir_errno = sc->dir_errno;
+    if (dir_errno && dir_errno != ENOENT && dir_errno != ENOTDIR) {
+        agent_src_scan_free(sc);
+        keep_last_set(s, dir_errno);
+        return;
+    }
+    if (s->view.dir_error) {
+        mk_info("manifest directory %s: readable again", s->dir);
+        free(s->view.dir_error);
+        s->view.dir_error = NULL;
+    }
     if (dir_errno) {
         if (!s->missing_logged)
             mk_warn("manifest directory %s: %s; no manifests until it can be read (retrying)",
@@ -348,12 +386,8 @@ static void scan_done(uv_work_t *w, int status)
     deliver(s, dir_errno);
     if (s->closing)
         return;
-    if (s->pending) {
-        s->pending = false;
-        agent_sources_rescan(s);
-    } else if (dir_errno && !uv_is_active((uv_handle_t *)&s->debounce)) {
-        uv_timer_start(&s->debounce, on_debounce, MISSING_RETRY_MS, 0);
-    }
+    if (s->pending || dir_errno)
+        schedule_retry(s);
 }
 
 static void start_scan(agent_sources *s)
@@ -370,7 +404,8 @@ static void start_scan(agent_sources *s)
     sc->prev = xcalloc(s->n_files ? s->n_files : 1, sizeof(*sc->prev));
     for (size_t i = 0; i < s->n_files; i++) {
         sc->prev[i].name = xstrdup(s->files[i].name);
-        sc->prev[i].key = s->files[i].key;
+        if (!s->files[i].retry) /* a zero key never matches: the file is read again */
+            sc->prev[i].key = s->files[i].key;
     }
     sc->n_prev = s->n_files;
     s->scan = sc;
@@ -435,6 +470,7 @@ static void maybe_finish_close(agent_sources *s)
     free(s->files);
     view_clear(&s->view);
     free(s->view.dir);
+    free(s->view.dir_error);
     free(s->dir);
     void (*done)(void *) = s->done;
     void *arg = s->done_arg;

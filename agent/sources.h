@@ -9,7 +9,9 @@
  *     once per change and shown in the per-file state);
  *   - two definitions of one namespace/name: the first file by name wins, the other file is in
  *     state "duplicate" with an error naming both files.
- * A missing directory is an empty set (retried every second until it appears).
+ * A missing directory is an empty set (retried every second until it appears). A directory
+ * that exists but cannot be read now (out of fds, I/O error) changes nothing: the last set
+ * stays and the scan is retried; so is a file whose read (not parse) failed.
  */
 #ifndef MK_AGENT_SOURCES_H
 #define MK_AGENT_SOURCES_H
@@ -41,6 +43,8 @@ typedef struct agent_manifest_file {
 struct agent_manifests {
     char *dir;
     bool dir_missing;
+    char *dir_error; /* the directory exists but could not be read (EMFILE, EIO, ...): the
+                        desired set of the last good scan stays; NULL when none */
     agent_manifest_file *files; /* sorted by name */
     size_t n_files;
 };

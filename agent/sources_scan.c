@@ -36,13 +36,25 @@ static const src_file_key *prev_key(const src_scan *sc, const char *name)
     return NULL;
 }
 
+/* Nanoseconds since the epoch, saturated: anyone can `touch -d 2500-01-01` a manifest, and
+ * int64 nanoseconds end in 2262. */
+int64_t agent_src_timespec_ns(const struct timespec *ts)
+{
+    const int64_t sec = 1000000000;
+    if (ts->tv_sec >= INT64_MAX / sec)
+        return INT64_MAX;
+    if (ts->tv_sec <= INT64_MIN / sec)
+        return INT64_MIN;
+    return (int64_t)ts->tv_sec * sec + ts->tv_nsec;
+}
+
 static void key_from_stat(const struct stat *st, src_file_key *k)
 {
     k->dev = st->st_dev;
     k->ino = st->st_ino;
     k->size = st->st_size;
-    k->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-    k->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+    k->mtime_ns = agent_src_timespec_ns(&st->st_mtim);
+    k->ctime_ns = agent_src_timespec_ns(&st->st_ctim);
 }
 
 static void read_and_parse(src_scan_entry *e)
@@ -58,6 +70,7 @@ static void read_and_parse(src_scan_entry *e)
     }
     if (r < 0) {
         e->vanished = (r == -ENOENT);
+        e->read_failed = true;
         e->error = xasprintf("%s", err.msg);
         return;
     }

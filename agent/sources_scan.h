@@ -5,6 +5,7 @@
 #include "sources.h"
 
 #include <sys/types.h>
+#include <time.h>
 
 /* What makes a file "unchanged" since the last scan (then it is not read again). */
 typedef struct src_file_key {
@@ -26,6 +27,7 @@ typedef struct src_scan_entry {
     bool unchanged; /* same key as last time: keep what we have */
     bool parsed;    /* result holds the parse */
     bool vanished;
+    bool read_failed; /* reading (not parsing) failed: try again at the next scan */
     podspec_result result;
     char *error; /* read or parse error */
 } src_scan_entry;
@@ -44,6 +46,8 @@ typedef struct src_scan {
 } src_scan;
 
 void agent_src_scan_run(src_scan *sc);
+/* A file time in nanoseconds since the epoch, saturated at the int64 limits. */
+int64_t agent_src_timespec_ns(const struct timespec *ts);
 void agent_src_scan_entry_clear(src_scan_entry *e);
 void agent_src_scan_free(src_scan *sc);
 

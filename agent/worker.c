@@ -351,6 +351,8 @@ static void term_done(pod_op *op)
     int64_t grace = pod->spec->termination_grace_period_seconds;
     if (grace < MIN_GRACE_SEC)
         grace = MIN_GRACE_SEC;
+    if (grace > AGENT_GRACE_MAX_SEC)
+        grace = AGENT_GRACE_MAX_SEC;
     pod->stop_deadline_ns = mk_now_ns() + grace * SEC;
 }
 

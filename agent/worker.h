@@ -50,6 +50,9 @@ int agent_pod_watch(agent_pod *pod, mk_err *err);
  * Returns true if it started a blocking step (the pod is busy now). *wake_ns gets the earliest
  * time the pod must look again (unchanged if none). */
 bool agent_ctr_step(agent_pod *pod, agent_ctr *c, int64_t now, int64_t *wake_ns);
+/* A start the shim confirmed, recorded into c->cur (already the new instance). If the sandbox
+ * is gone by now (pod->watch is NULL), the instance is recorded as lost with it. */
+void agent_ctr_started(agent_pod *pod, agent_ctr *c, pid_t pid, int64_t started_ns);
 /* A shim event about a container instance. */
 void agent_ctr_event(agent_pod *pod, const rt_shim_event *ev);
 /* Every instance still marked running becomes exited with ContainerStatusUnknown. */

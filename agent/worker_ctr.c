@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define CAP(x) (UINT64_C(1) << (x))
 
@@ -26,6 +28,21 @@ bool agent_pod_any_running(const agent_pod *pod)
         if (pod->ctrs[i].cur.id[0] && pod->ctrs[i].cur.state == RT_CTR_RUNNING)
             return true;
     return false;
+}
+
+/* The newest instance went away with its sandbox: exited 137, ContainerStatusUnknown.
+ * `unknown`: it is restarted whatever the restartPolicy (the pod is still wanted). */
+static void lose_run(agent_ctr *c, bool unknown, int64_t now)
+{
+    agent_ctr_run *r = &c->cur;
+    r->state = RT_CTR_EXITED;
+    r->exit_code = 137;
+    r->finished_ns = now;
+    free(r->reason);
+    free(r->message);
+    r->reason = xstrdup("ContainerStatusUnknown");
+    r->message = xstrdup("The container could not be located when the pod was terminated");
+    c->unknown_exit = unknown;
 }
 
 /* ---- the start step ---- */
@@ -281,12 +298,7 @@ static void start_done(pod_op *op)
         agent_ctr_set_waiting(c, NULL, NULL);
         pod->checkpoint_dirty = true;
         if (st->outcome == START_OK) {
-            c->started_ever = true;
-            if (c->cur.state != RT_CTR_EXITED) { /* the EXITED event may have come first */
-                c->cur.state = RT_CTR_RUNNING;
-                c->cur.pid = st->pid;
-                c->cur.started_ns = st->started_ns;
-            }
+            agent_ctr_started(pod, c, st->pid, st->started_ns);
             mk_info("pod %s/%s: container %s started (pid %d)", pod->spec->namespace_,
                     pod->spec->name, c->spec->name, (int)st->pid);
         } else {
@@ -309,6 +321,20 @@ static void start_done(pod_op *op)
     free(st->remove_id);
     free(st);
     agent_pod_changed(pod);
+}
+
+void agent_ctr_started(agent_pod *pod, agent_ctr *c, pid_t pid, int64_t started_ns)
+{
+    c->started_ever = true;
+    if (c->cur.state != RT_CTR_EXITED) { /* the EXITED event may have come first */
+        c->cur.state = RT_CTR_RUNNING;
+        c->cur.pid = pid;
+        c->cur.started_ns = started_ns;
+    }
+    /* The sandbox went away (its watch reported GONE) while this start was being reported:
+     * the instance went with it, and must not stay "running" into the next sandbox. */
+    if (!pod->watch && !pod->a->shutting_down && c->cur.state == RT_CTR_RUNNING)
+        lose_run(c, pod->phase != AGENT_POD_STOPPING, mk_now_ns());
 }
 
 static void start_ctr(agent_pod *pod, agent_ctr *c, bool restart)
@@ -416,17 +442,31 @@ bool agent_ctr_step(agent_pod *pod, agent_ctr *c, int64_t now, int64_t *wake)
 
 /* ---- events ---- */
 
+/* The kubelet keeps the last 4096 bytes of a longer termination message (tail.ReadAtMost). */
 static void read_termination_message(const agent_pod *pod, agent_ctr_run *run)
 {
     cleanup_free char *path =
         xasprintf("%s/containers/%s/termination-log", pod->state_dir, run->id);
-    char *buf = NULL;
+    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0)
+        return;
+    off_t off = st.st_size > TERMINATION_MSG_MAX ? st.st_size - TERMINATION_MSG_MAX : 0;
+    char *buf = xmalloc(TERMINATION_MSG_MAX + 1);
     size_t len = 0;
-    mk_err err = {0};
-    if (mk_read_file(path, TERMINATION_MSG_MAX, &buf, &len, &err) < 0 || len == 0) {
+    while (len < TERMINATION_MSG_MAX) {
+        ssize_t r = pread(fd, buf + len, TERMINATION_MSG_MAX - len, off + (off_t)len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+    }
+    if (len == 0) {
         free(buf);
         return;
     }
+    buf[len] = '\0';
     free(run->message);
     run->message = buf;
 }
@@ -482,17 +522,9 @@ void agent_ctrs_mark_lost(agent_pod *pod)
 {
     int64_t now = mk_now_ns();
     for (size_t i = 0; i < pod->n_ctrs; i++) {
-        agent_ctr_run *r = &pod->ctrs[i].cur;
-        if (!r->id[0] || r->state == RT_CTR_EXITED)
-            continue;
-        r->state = RT_CTR_EXITED;
-        r->exit_code = 137;
-        r->finished_ns = now;
-        free(r->reason);
-        free(r->message);
-        r->reason = xstrdup("ContainerStatusUnknown");
-        r->message = xstrdup("The container could not be located when the pod was terminated");
-        pod->ctrs[i].unknown_exit = pod->phase == AGENT_POD_ACTIVE;
+        const agent_ctr_run *r = &pod->ctrs[i].cur;
+        if (r->id[0] && r->state != RT_CTR_EXITED)
+            lose_run(&pod->ctrs[i], pod->phase == AGENT_POD_ACTIVE, now);
     }
 }
 

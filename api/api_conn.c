@@ -728,11 +728,11 @@ void api_conn_accept(api_server *s, uv_stream_t *listener, bool trusted)
     s->n_conns++;
     s->open_handles++;
     r = uv_accept(listener, &c->h.stream);
-    if (r < 0 || s->n_conns > API_MAX_CONNS || s->closing) {
+    if (r < 0 || s->n_conns > s->max_conns || s->closing) {
         if (r < 0)
             mk_warn("api: accept: %s", uv_strerror(r));
         else if (!s->closing)
-            mk_warn("api: refusing a connection: %d connections open", API_MAX_CONNS);
+            mk_warn("api: refusing a connection: %zu connections open", s->max_conns);
         api_conn_close(c);
         return;
     }

@@ -85,6 +85,7 @@ struct api_server {
     ino_t sock_ino;
     api_conn *conns; /* doubly linked */
     size_t n_conns;
+    size_t max_conns; /* API_MAX_CONNS, or fewer under a low RLIMIT_NOFILE (see api_server.c) */
     int open_handles; /* listeners + live connections */
     bool closing;
     void (*done)(void *arg);

@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -258,6 +259,18 @@ static void close_listeners(api_server *s)
     }
 }
 
+/* Clients may hold at most a quarter of the process's file descriptors: the rest is for the
+ * pods (shim sockets, log files, cgroup files). With systemd's soft limit of 1024, 4096
+ * clients would leave the agent unable to open anything. */
+static size_t max_conns(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+        rl.rlim_cur / 4 >= API_MAX_CONNS)
+        return API_MAX_CONNS;
+    return rl.rlim_cur / 4 > 8 ? (size_t)(rl.rlim_cur / 4) : 8;
+}
+
 int api_server_start(uv_loop_t *loop, const api_config *cfg, agent *a, api_server **out,
                      mk_err *err)
 {
@@ -274,6 +287,7 @@ int api_server_start(uv_loop_t *loop, const api_config *cfg, agent *a, api_serve
     s->agent = a;
     s->socket_path = xstrdup(cfg->socket_path);
     s->listen_addr = xstrdup(cfg->listen_addr);
+    s->max_conns = max_conns();
     s->idle_ms = cfg->idle_timeout_ms ? cfg->idle_timeout_ms : 90000;
     s->header_ms = cfg->header_timeout_ms ? cfg->header_timeout_ms : 10000;
     if (cfg->token && cfg->token[0]) {

@@ -239,6 +239,32 @@ static void test_logs_current(void **state)
     free(c.text);
 }
 
+/* sinceSeconds reaching back before 1970 (up to INT64_MAX) means the whole log; the window's
+ * start must not overflow on the way. */
+static void test_logs_since_huge(void **state)
+{
+    fx *f = *state;
+    set_run(&f->pod->ctrs[0].cur, "aaa", 0, RT_CTR_RUNNING);
+    refresh(f);
+    log_append(f, "app", 0, REC("hello"));
+    const int64_t values[] = {INT64_MAX, 63931528169LL /* sinceTime=0001-01-01T00:00:00Z */};
+    for (size_t i = 0; i < MK_ARRAY_LEN(values); i++) {
+        client c = {0};
+        mk_err err = {0};
+        agent_api_log_req req = {.ns = "default",
+                                 .pod = "web",
+                                 .container = "app",
+                                 .tail_lines = -1,
+                                 .limit_bytes = -1,
+                                 .since_seconds = values[i]};
+        assert_int_equal(agent_api_logs(&f->a, &req, c_write, c_done, &c, &c.stream, &err), 0);
+        assert_true(run_until(f, client_done, &c));
+        assert_int_equal(c.status, 0);
+        assert_string_equal(c.text, "hello\n");
+        free(c.text);
+    }
+}
+
 static void test_logs_previous(void **state)
 {
     fx *f = *state;
@@ -675,6 +701,7 @@ int main(void)
 #define T(t) cmocka_unit_test_setup_teardown(t, fx_setup, fx_teardown)
     const struct CMUnitTest tests[] = {
         T(test_logs_current),
+        T(test_logs_since_huge),
         T(test_logs_previous),
         T(test_logs_previous_in_crash_loop),
         T(test_logs_errors),

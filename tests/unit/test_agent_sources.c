@@ -13,6 +13,11 @@
 #include <unistd.h>
 
 #include "sources.h"
+#include "sources_scan.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 
 typedef struct fixture {
     uv_loop_t loop;
@@ -317,6 +322,141 @@ static void test_multi_document_file(void **state)
     assert_int_equal(view_file(f, "multi.yaml")->n_pods, 2);
 }
 
+/* Anyone can give a manifest a time beyond what int64 nanoseconds hold (after 2262; ext4 keeps
+ * times up to 2446): the file is still read, and its time saturates instead of overflowing. */
+static void test_far_file_times(void **state)
+{
+    fixture *f = *state;
+    put_pod(f, "future.yaml", "future", "busybox");
+    put_pod(f, "past.yaml", "past", "nginx");
+    const struct {
+        const char *name;
+        time_t sec;
+    } times[] = {{"future.yaml", (time_t)16725225600LL /* 2500-01-01 */},
+                 {"past.yaml", (time_t)-30610224000LL /* 1000-01-01 */}};
+    for (size_t i = 0; i < 2; i++) {
+        char path[256];
+        snprintf(path, sizeof(path), "%s/%s", f->dir, times[i].name);
+        struct timespec ts[2] = {{times[i].sec, 5}, {times[i].sec, 5}};
+        assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+    }
+    start(f, f->dir);
+    assert_true(run_until(f, two_pods));
+    assert_true(has(f, "default/future@busybox"));
+    assert_true(has(f, "default/past@nginx"));
+    assert_true(view_file(f, "future.yaml")->mtime_ns == INT64_MAX);
+    assert_true(view_file(f, "past.yaml")->mtime_ns < 0); /* file systems clamp to 1901 or so */
+    struct timespec near = {1700000000, 7}, far_past = {(time_t)-30610224000LL, 0};
+    assert_true(agent_src_timespec_ns(&near) == 1700000000000000007LL);
+    assert_true(agent_src_timespec_ns(&far_past) == INT64_MIN);
+}
+
+/* ---- running out of file descriptors ---- */
+
+typedef struct fd_hog {
+    struct rlimit saved;
+    int *fds;
+    int n;
+} fd_hog;
+
+/* Use up every descriptor but `spare` (the soft limit is lowered to keep this cheap). */
+static void hog_fds(fd_hog *h, int spare)
+{
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &h->saved), 0);
+    int top = 0;
+    DIR *d = opendir("/proc/self/fd");
+    assert_non_null(d);
+    for (struct dirent *de; (de = readdir(d));)
+        if (de->d_name[0] != '.' && atoi(de->d_name) > top)
+            top = atoi(de->d_name);
+    closedir(d);
+    struct rlimit low = {(rlim_t)top + 16, h->saved.rlim_max};
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    h->fds = xcalloc((size_t)top + 16, sizeof(int));
+    h->n = 0;
+    int fd;
+    while ((fd = fcntl(0, F_DUPFD_CLOEXEC, 0)) >= 0)
+        h->fds[h->n++] = fd;
+    for (int i = 0; i < spare; i++)
+        close(h->fds[--h->n]);
+}
+
+static void unhog_fds(fd_hog *h)
+{
+    while (h->n > 0)
+        close(h->fds[--h->n]);
+    free(h->fds);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &h->saved), 0);
+}
+
+static bool dir_error_set(fixture *f)
+{
+    return agent_sources_manifests(f->src)->dir_error != NULL;
+}
+
+/* Run the loop until cond holds (checked after every loop turn), or 10 s pass. */
+static bool turn_until(fixture *f, bool (*cond)(fixture *f))
+{
+    int64_t deadline = mk_monotonic_ns() + 10 * 1000000000LL;
+    while (!cond(f) && mk_monotonic_ns() < deadline)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    return cond(f);
+}
+
+static bool b_failed(fixture *f)
+{
+    const agent_manifest_file *b = view_file(f, "b.yaml");
+    return b && b->state == AGENT_MANIFEST_ERROR;
+}
+
+/* Out of fds, the directory cannot be opened: that is no reason to stop every pod. And a file
+ * whose read failed is read again once it can be, though it did not change. */
+static void test_unreadable_dir_keeps_pods(void **state)
+{
+    fixture *f = *state;
+    put_pod(f, "a.yaml", "a", "busybox");
+    start(f, f->dir);
+    assert_true(run_until(f, delivered));
+    assert_true(has(f, "default/a@busybox"));
+    int calls = f->calls;
+
+    /* b.yaml appears (a rename needs no fd) while no fd is left for the scan */
+    char *tmp = xasprintf("%s/.b.tmp", f->dir), *b = xasprintf("%s/b.yaml", f->dir);
+    char *y = pod_yaml("b", "nginx");
+    mk_err err = {0};
+    assert_int_equal(mk_write_file_atomic(tmp, y, strlen(y), 0644, &err), 0);
+    fd_hog hog;
+    hog_fds(&hog, 0);
+    int r = rename(tmp, b);
+    bool seen = turn_until(f, dir_error_set);
+    int calls_while_out = f->calls;
+    size_t n_while_out = f->n;
+    bool a_kept = has(f, "default/a@busybox");
+
+    /* one fd: the directory opens, b.yaml does not */
+    close(hog.fds[--hog.n]);
+    agent_sources_rescan(f->src);
+    bool b_err = turn_until(f, b_failed);
+    unhog_fds(&hog);
+    assert_int_equal(r, 0);
+    assert_true(seen);
+    assert_int_equal(calls_while_out, calls); /* nothing delivered while unreadable */
+    assert_int_equal(n_while_out, 1);
+    assert_true(a_kept);
+    assert_true(b_err);
+    assert_null(agent_sources_manifests(f->src)->dir_error);
+
+    /* fds are back: b.yaml (unchanged since) is read again */
+    agent_sources_rescan(f->src);
+    assert_true(run_until(f, two_pods));
+    assert_true(has(f, "default/a@busybox"));
+    assert_true(has(f, "default/b@nginx"));
+    assert_int_equal(view_file(f, "b.yaml")->state, AGENT_MANIFEST_OK);
+    free(y);
+    free(b);
+    free(tmp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -327,6 +467,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_broken_from_the_start, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_dir_then_created, setup, teardown),
         cmocka_unit_test_setup_teardown(test_multi_document_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_far_file_times, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unreadable_dir_keeps_pods, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,6 +3,7 @@
 #include "api_test_util.h"
 
 #include <cjson/cJSON.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 static int setup(void **state)
@@ -334,6 +335,56 @@ static void test_many_connections(void **state)
     }
 }
 
+/* Under a low RLIMIT_NOFILE, clients may take only a share of the descriptors: the agent needs
+ * the rest for its pods. The refused ones are closed; the others are served. */
+static struct rlimit saved_nofile;
+
+static int setup_low_nofile(void **state)
+{
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved_nofile), 0);
+    struct rlimit low = {256, saved_nofile.rlim_max};
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    return setup(state);
+}
+
+static int teardown_low_nofile(void **state)
+{
+    teardown(state);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved_nofile), 0);
+    return 0;
+}
+
+static void test_connections_limited_by_nofile(void **state)
+{
+    harness *h = *state;
+    enum { N = 100 };
+    int fds[N], answered = 0, refused = 0;
+    for (int i = 0; i < N; i++) {
+        fds[i] = tcp_connect(h->port);
+        send_str(fds[i], "GET /healthz HTTP/1.1\r\n\r\n");
+    }
+    for (int i = 0; i < N; i++) {
+        client cl;
+        client_init(&cl, fds[i]);
+        response r;
+        if (read_response(&cl, &r) == 0) {
+            answered += strcmp(r.body, "ok") == 0;
+            response_free(&r);
+        } else {
+            refused++;
+        }
+    }
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+    assert_true(answered >= 1 && answered <= 256 / 4);
+    assert_int_equal(answered + refused, N);
+    /* with the clients gone, the server answers again */
+    response r;
+    tcp_request(h, "GET /healthz HTTP/1.1\r\n\r\n", &r);
+    assert_string_equal(r.body, "ok");
+    response_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -349,6 +400,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_headers_too_large, setup, teardown),
         cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_connections, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connections_limited_by_nofile, setup_low_nofile,
+                                        teardown_low_nofile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
