@@ -50,6 +50,7 @@ typedef struct exec_stream {
     uint64_t exec_id;
     pid_t pid;
     int rc;
+    int cmd_exit; /* 126/127 when the command could not start in the container */
     mk_err werr;
     bool started; /* exec_id is known */
 
@@ -266,16 +267,12 @@ static void exec_work(uv_work_t *w)
 {
     exec_stream *s = w->data;
     int fds[3] = {-1, s->wfd[0], s->wfd[1]};
-    s->rc = rt_shim_exec(s->run_dir, s->id, s->argv, NULL, fds, &s->exec_id, &s->pid, &s->werr);
+    s->rc = rt_shim_exec(s->run_dir, s->id, s->argv, NULL, fds, &s->exec_id, &s->pid, &s->cmd_exit,
+                         &s->werr);
     for (int i = 0; i < 2; i++) {
         close(s->wfd[i]);
         s->wfd[i] = -1;
     }
-}
-
-static bool command_did_not_start(int rc)
-{
-    return rc == -ENOENT || rc == -EACCES || rc == -EPERM || rc == -EIO;
 }
 
 static void on_exec_sent(uv_work_t *w, int status)
@@ -285,7 +282,7 @@ static void on_exec_sent(uv_work_t *w, int status)
         unref(s);
         return;
     }
-    if (status >= 0 && command_did_not_start(s->rc)) {
+    if (status >= 0 && s->rc < 0 && s->cmd_exit > 0) {
         /* The command itself could not run in the container (not found, not executable):
          * answer as a shell would, with its reason on stderr and 127 or 126. */
         exec_out *o = &s->out[1];
@@ -293,7 +290,7 @@ static void on_exec_sent(uv_work_t *w, int status)
         o->buf = xasprintf("%s\n", s->werr.msg);
         o->len = strlen(o->buf);
         o->cap = o->len + 1;
-        s->exit_code = s->rc == -ENOENT ? 127 : 126;
+        s->exit_code = s->cmd_exit;
         complete(s);
         unref(s);
         return;

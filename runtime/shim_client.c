@@ -79,6 +79,7 @@ typedef struct exchange {
     int fd;
     uint8_t *buf; /* the reply's strings point into it */
     shim_msg rep;
+    int cmd_exit; /* an error reply's exit-code hint (126/127: a command that could not start) */
 } exchange;
 
 static void exchange_end(exchange *x)
@@ -133,6 +134,7 @@ static int roundtrip(const char *run_dir, const shim_msg *req, const int *fds, i
     if (x->rep.type == SHIM_REP_ERR) {
         r = mk_errf(err, x->rep.u.reply.code, "%s",
                     x->rep.u.reply.msg ? x->rep.u.reply.msg : "shim error");
+        x->cmd_exit = x->rep.u.reply.exit_code;
         goto fail;
     }
     return 0;
@@ -379,8 +381,10 @@ int rt_shim_remove(const char *run_dir, const char *container_id, mk_err *err)
 }
 
 int rt_shim_exec(const char *run_dir, const char *container_id, char *const *argv, char *const *env,
-                 int fds[3], uint64_t *exec_id, pid_t *pid, mk_err *err)
+                 int fds[3], uint64_t *exec_id, pid_t *pid, int *cmd_exit, mk_err *err)
 {
+    if (cmd_exit)
+        *cmd_exit = 0;
     shim_msg m = {.type = SHIM_REQ_EXEC};
     m.u.exec.id = container_id;
     m.u.exec.argv = argv;
@@ -395,8 +399,11 @@ int rt_shim_exec(const char *run_dir, const char *container_id, char *const *arg
     }
     exchange x;
     int r = roundtrip(run_dir, &m, send_fds, n, START_TIMEOUT_MS, &x, err);
-    if (r < 0)
+    if (r < 0) {
+        if (cmd_exit)
+            *cmd_exit = x.cmd_exit;
         return r;
+    }
     if (x.rep.type != SHIM_REP_OK) {
         exchange_end(&x);
         return mk_errf(err, EPROTO, "unexpected reply to EXEC");

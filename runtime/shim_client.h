@@ -104,9 +104,12 @@ int rt_shim_remove(const char *run_dir, const char *container_id, mk_err *err);
 /* Run a command inside a running container: its mount/pid namespaces (and the pod's
  * net/ipc/uts), cgroup, capabilities, user and env. stdin/stdout/stderr are the fds given
  * (sent with SCM_RIGHTS; -1 = /dev/null). Returns the exec's host pid; its exit arrives as an
- * RT_SHIM_EV_EXEC_EXIT event carrying *exec_id. */
+ * RT_SHIM_EV_EXEC_EXIT event carrying *exec_id.
+ * When the command itself could not start in the container (not found, not executable), the
+ * return is < 0 and *cmd_exit (optional) is the exit code a shell would give: 127 or 126. For
+ * every other failure (no shim, no such container, ...) *cmd_exit is 0. */
 int rt_shim_exec(const char *run_dir, const char *container_id, char *const *argv, char *const *env,
-                 int fds[3], uint64_t *exec_id, pid_t *pid, mk_err *err);
+                 int fds[3], uint64_t *exec_id, pid_t *pid, int *cmd_exit, mk_err *err);
 
 /* Kill every container (SIGKILL), reap, and exit the shim. */
 int rt_shim_shutdown(const char *run_dir, mk_err *err);

@@ -467,7 +467,7 @@ static void test_exec(void **state)
     int fds[3] = {-1, out[1], out[1]};
     uint64_t exec_id = 0;
     pid_t xpid = 0;
-    int r = rt_shim_exec(f->run_dir, "ex1", cmd, NULL, fds, &exec_id, &xpid, &err);
+    int r = rt_shim_exec(f->run_dir, "ex1", cmd, NULL, fds, &exec_id, &xpid, NULL, &err);
     if (r < 0)
         fail_msg("exec: %s", err.msg);
     close(out[1]);
@@ -487,16 +487,23 @@ static void test_exec(void **state)
     /* explicit env replaces the container's */
     char *env[] = {"GREETING=bye", NULL};
     char *cmd2[] = {"/bin/busybox", "true", NULL};
-    assert_int_equal(rt_shim_exec(f->run_dir, "ex1", cmd2, env, NULL, &exec_id, &xpid, &err), 0);
+    assert_int_equal(rt_shim_exec(f->run_dir, "ex1", cmd2, env, NULL, &exec_id, &xpid, NULL, &err),
+                     0);
     e = wait_event(f, RT_SHIM_EV_EXEC_EXIT, NULL, exec_id);
     assert_non_null(e);
     assert_int_equal(e->exit_code, 0);
 
+    /* a command that cannot start: 127, as a shell says; an unknown container: no exit hint */
     char *missing[] = {"/bin/missing", NULL};
-    assert_int_equal(rt_shim_exec(f->run_dir, "ex1", missing, NULL, NULL, &exec_id, &xpid, &err),
-                     -ENOENT);
-    assert_int_equal(rt_shim_exec(f->run_dir, "nope", cmd2, NULL, NULL, &exec_id, &xpid, &err),
-                     -ENOENT);
+    int cmd_exit = -1;
+    assert_int_equal(
+        rt_shim_exec(f->run_dir, "ex1", missing, NULL, NULL, &exec_id, &xpid, &cmd_exit, &err),
+        -ENOENT);
+    assert_int_equal(cmd_exit, 127);
+    assert_int_equal(
+        rt_shim_exec(f->run_dir, "nope", cmd2, NULL, NULL, &exec_id, &xpid, &cmd_exit, &err),
+        -ENOENT);
+    assert_int_equal(cmd_exit, 0);
     (void)pid;
 }
 
