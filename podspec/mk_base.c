@@ -225,7 +225,9 @@ int mk_write_file_atomic(const char *path, const void *data, size_t len, int mod
 
 int mk_read_file(const char *path, size_t max, char **out, size_t *len, mk_err *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO or a device that never answers (a manifest symlinked to one, say)
+     * must fail, not hang the thread reading it. Regular files ignore the flag. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return mk_errf_sys(err, errno, "open %s", path);
     size_t cap = 4096, n = 0;
@@ -247,6 +249,8 @@ int mk_read_file(const char *path, size_t max, char **out, size_t *len, mk_err *
             int e = errno;
             close(fd);
             free(buf);
+            if (e == EAGAIN)
+                return mk_errf(err, e, "read %s: nothing to read without waiting", path);
             return mk_errf_sys(err, e, "read %s", path);
         }
         if (r == 0)
