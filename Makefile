@@ -49,7 +49,9 @@ bench: build images
 
 fuzz: deps
 	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DMK_FUZZ=ON
-	cmake --build build-fuzz -j $(JOBS) --target fuzz_podspec
+	cmake --build build-fuzz -j $(JOBS) --target fuzz_all
+	@echo "run one (new inputs go to the first dir): mkdir -p /tmp/corpus &&" \
+	  "build-fuzz/tests/<target> -max_total_time=180 /tmp/corpus tests/fuzz/corpus/<target>"
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

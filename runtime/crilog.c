@@ -77,8 +77,11 @@ static int parse_ts(const char *s, size_t n, int64_t *ns)
                     .tm_hour = h,
                     .tm_min = m,
                     .tm_sec = sec};
-    time_t t = timegm(&tm);
-    *ns = ((int64_t)t - off) * 1000000000LL + frac;
+    int64_t secs = (int64_t)timegm(&tm) - off;
+    /* nanoseconds since the epoch fit in 64 bits from 1677 to 2262 only */
+    if (secs < INT64_MIN / 1000000000LL + 1 || secs > INT64_MAX / 1000000000LL - 1)
+        return -EINVAL;
+    *ns = secs * 1000000000LL + frac;
     return 0;
 }
 
@@ -140,7 +143,7 @@ typedef struct reader {
 
 static void out_append(reader *rd, const char *p, size_t n)
 {
-    if (rd->full)
+    if (rd->full || n == 0)
         return;
     if (rd->remain >= 0 && (int64_t)n >= rd->remain) {
         n = (size_t)rd->remain;
@@ -193,7 +196,8 @@ static void on_record(reader *rd, const char *rec, size_t len, off_t off)
             p->cap = (p->len + l.text_len) * 2;
             p->buf = xrealloc(p->buf, p->cap);
         }
-        memcpy(p->buf + p->len, l.text, l.text_len);
+        if (l.text_len > 0) /* an empty P record may come before any buffer exists */
+            memcpy(p->buf + p->len, l.text, l.text_len);
         p->len += l.text_len;
         p->last_off = off;
         return;

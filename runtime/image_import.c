@@ -134,9 +134,10 @@ static int desc_blob(plan *p, const cJSON *desc, const rt_img_entry **out, mk_er
         return mk_errf(err, EINVAL, "%s: blob %s: digest mismatch (its content hashes to %s)",
                        p->a.name, digest, e->digest);
     const cJSON *size = cJSON_GetObjectItemCaseSensitive(desc, "size");
-    if (cJSON_IsNumber(size) && (int64_t)size->valuedouble != e->size)
-        return mk_errf(err, EINVAL, "%s: blob %s: size %lld, the descriptor says %lld", p->a.name,
-                       digest, (long long)e->size, (long long)size->valuedouble);
+    /* compared as doubles: any value, however large or fractional, is a fair mismatch */
+    if (cJSON_IsNumber(size) && size->valuedouble != (double)e->size)
+        return mk_errf(err, EINVAL, "%s: blob %s: size %lld, the descriptor says %.15g", p->a.name,
+                       digest, (long long)e->size, size->valuedouble);
     *out = e;
     return 0;
 }
@@ -150,10 +151,11 @@ static int plan_config(plan *p, plan_image *pi, const rt_img_entry **blobs, size
         return r;
     const cJSON *ids = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(cfg, "rootfs"), "diff_ids");
-    if ((size_t)cJSON_GetArraySize(ids) != n) {
-        cJSON_Delete(cfg);
+    int n_ids = cJSON_GetArraySize(ids);
+    if ((size_t)n_ids != n) {
+        cJSON_Delete(cfg); /* ids belongs to cfg: counted before */
         return mk_errf(err, EINVAL, "%s: image config %s lists %d diff ids for %zu layers",
-                       p->a.name, pi->config->digest, cJSON_GetArraySize(ids), n);
+                       p->a.name, pi->config->digest, n_ids, n);
     }
     pi->layers = xcalloc(n + 1, sizeof(plan_layer));
     pi->n_layers = n;

@@ -192,6 +192,14 @@ static int load_layers(const rt_image_store *s, rt_image *img, const cJSON *cfg,
 }
 
 /* Builds the image whose manifest is `mdigest`; `name` is what it was looked up by. */
+/* A descriptor's size: 0 when absent (NaN), negative or beyond int64 (a stored manifest's sizes
+ * are checked only when present). */
+static int64_t json_size(const cJSON *j)
+{
+    double d = cJSON_IsNumber(j) ? j->valuedouble : 0;
+    return d > 0 && d < 9e18 ? (int64_t)d : 0;
+}
+
 static int load_image(const rt_image_store *s, const char *name, const char *repo,
                       const char *mdigest, rt_image **out, mk_err *err)
 {
@@ -211,13 +219,12 @@ static int load_image(const rt_image_store *s, const char *name, const char *rep
     img->name = xstrdup(name);
     img->id = xstrdup(cdigest);
     img->repo_digest = xasprintf("%s@%s", repo, mdigest);
-    img->size_bytes =
-        (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(cdesc, "size"));
+    img->size_bytes = json_size(cJSON_GetObjectItemCaseSensitive(cdesc, "size"));
     const cJSON *l;
     cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(m, "layers"))
     {
-        double sz = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(l, "size"));
-        img->size_bytes += sz > 0 ? (int64_t)sz : 0;
+        int64_t sz = json_size(cJSON_GetObjectItemCaseSensitive(l, "size"));
+        img->size_bytes = sz > INT64_MAX - img->size_bytes ? INT64_MAX : img->size_bytes + sz;
     }
     cleanup_free char *cpath = rt_img_blob_path(s, cdigest);
     r = rt_img_read_json(cpath, &cfg, err);
