@@ -378,11 +378,23 @@ static void test_connections_limited_by_nofile(void **state)
         close(fds[i]);
     assert_true(answered >= 1 && answered <= 256 / 4);
     assert_int_equal(answered + refused, N);
-    /* with the clients gone, the server answers again */
-    response r;
-    tcp_request(h, "GET /healthz HTTP/1.1\r\n\r\n", &r);
-    assert_string_equal(r.body, "ok");
-    response_free(&r);
+    /* with the clients gone, the server answers again (once it has seen them close) */
+    bool ok = false;
+    for (int k = 0; k < 200 && !ok; k++) {
+        int fd = tcp_connect(h->port);
+        send_str(fd, "GET /healthz HTTP/1.1\r\n\r\n");
+        client cl;
+        client_init(&cl, fd);
+        response r;
+        if (read_response(&cl, &r) == 0) {
+            ok = strcmp(r.body, "ok") == 0;
+            response_free(&r);
+        }
+        close(fd);
+        if (!ok)
+            usleep(25000);
+    }
+    assert_true(ok);
 }
 
 int main(void)
