@@ -1,6 +1,8 @@
 /* api_conn.c - one client connection: HTTP/1.1 parsing with http-parser, keep-alive and
  * pipelining (one request at a time, the rest waits in the input buffer), header/idle
- * timeouts, bounded input and output, complete and chunked responses. */
+ * timeouts, bounded input and output, complete and chunked responses. With TLS (api_tls.c)
+ * the bytes read are decrypted into the same input buffer and responses are encrypted before
+ * they are queued, so everything above the socket is the same as for plain HTTP. */
 #include "api_internal.h"
 
 #include <errno.h>
@@ -40,6 +42,7 @@ struct api_conn {
     uv_shutdown_t shutdown;
     int handles_open;
     bool trusted;
+    api_tls *tls; /* TLS on this connection, or NULL */
     conn_state state;
     timer_kind tkind;
 
@@ -77,6 +80,7 @@ typedef struct wreq {
 
 static void process_input(api_conn *c);
 static void update_reading(api_conn *c);
+static void tls_flush(api_conn *c);
 
 /* ---- small buffers ---- */
 
@@ -141,6 +145,7 @@ static void on_handle_closed(uv_handle_t *h)
     api_server *s = c->srv;
     reset_request(c);
     buf_free(&c->in);
+    api_tls_free(c->tls);
     free(c);
     api_server_conn_gone(s);
 }
@@ -205,6 +210,10 @@ static void close_gracefully(api_conn *c)
         api_conn_close(c);
         return;
     }
+    if (c->tls) {
+        api_tls_close_notify(c->tls);
+        tls_flush(c);
+    }
     c->state = C_LINGER;
     c->in.len = c->in_off = 0;
     c->shutdown.data = c;
@@ -251,6 +260,29 @@ static void on_write(uv_write_t *req, int status)
     }
 }
 
+static void queue_write(api_conn *c, wreq *w)
+{
+    w->c = c;
+    uv_buf_t one = uv_buf_init(w->data, (unsigned)w->len);
+    if (uv_write(&w->req, &c->h.stream, &one, 1, on_write) < 0) {
+        free(w);
+        drop_later(c);
+        return;
+    }
+    c->wq_bytes += w->len;
+}
+
+/* Send the ciphertext TLS has produced: handshake messages, alerts, encrypted responses. */
+static void tls_flush(api_conn *c)
+{
+    size_t n = api_tls_pending(c->tls);
+    if (n == 0 || c->state == C_CLOSED)
+        return;
+    wreq *w = xmalloc(sizeof(*w) + n);
+    w->len = api_tls_take(c->tls, w->data, n);
+    queue_write(c, w);
+}
+
 static int conn_write(api_conn *c, const uv_buf_t *bufs, size_t n)
 {
     if (c->state != C_OPEN || c->tkind == T_DROP)
@@ -271,18 +303,20 @@ static int conn_write(api_conn *c, const uv_buf_t *bufs, size_t n)
         memcpy(w->data + off, bufs[i].base, bufs[i].len);
         off += bufs[i].len;
     }
-    w->c = c;
     w->len = total;
-    uv_buf_t one = uv_buf_init(w->data, (unsigned)total);
-    int r = uv_write(&w->req, &c->h.stream, &one, 1, on_write);
+    c->resp_bytes += total;
+    if (!c->tls) {
+        queue_write(c, w);
+        return c->tkind == T_DROP ? -EPIPE : 0;
+    }
+    int r = api_tls_write(c->tls, w->data, total); /* the pieces together: fewer records */
+    free(w);
     if (r < 0) {
-        free(w);
         drop_later(c);
         return -EPIPE;
     }
-    c->wq_bytes += total;
-    c->resp_bytes += total;
-    return 0;
+    tls_flush(c);
+    return c->tkind == T_DROP ? -EPIPE : 0;
 }
 
 static const char *reason_phrase(int code)
@@ -314,7 +348,10 @@ static void response_done(api_conn *c)
     if (!c->busy)
         return;
     double ms = (double)(mk_monotonic_ns() - c->started_ns) / 1e6;
-    mk_debug("api: %s %s %s -> %d (%zu bytes, %.2f ms)", c->trusted ? "unix" : "tcp",
+    mk_debug("api: %s %s %s -> %d (%zu bytes, %.2f ms)",
+             c->trusted ? "unix"
+             : c->tls   ? "tls"
+                        : "tcp",
              http_method_str((enum http_method)c->parser.method), c->url.p ? c->url.p : "",
              c->resp_code, c->resp_bytes, ms);
     c->busy = false;
@@ -659,32 +696,73 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
     *b = uv_buf_init(c->in.p + c->in.len, (unsigned)(c->in.cap - c->in.len - 1));
 }
 
+/* The client will send nothing more: answer what is complete, then close. */
+static void on_eof(api_conn *c)
+{
+    c->eof = true;
+    update_reading(c);
+    if (c->busy) { /* the client went away: stop its stream */
+        api_conn_close(c);
+        return;
+    }
+    process_input(c); /* answer complete requests still buffered */
+    if (c->state == C_OPEN && !c->busy)
+        close_gracefully(c);
+}
+
+/* Decrypt the n bytes just read at the end of the input buffer into that same place (they are
+ * copied into OpenSSL first). A record completed by a short read may decrypt to more than n
+ * bytes: the buffer grows for it. Returns 0, or api_tls_read's -EPIPE / -EPROTO. */
+static int tls_input(api_conn *c, size_t n)
+{
+    if (api_tls_feed(c->tls, c->in.p + c->in.len, n) < 0)
+        return -EPROTO;
+    for (;;) {
+        if (c->in.cap - c->in.len < 4096 + 1) {
+            c->in.cap = c->in.len + 16384 + 1;
+            c->in.p = xrealloc(c->in.p, c->in.cap);
+        }
+        ssize_t got = api_tls_read(c->tls, c->in.p + c->in.len, c->in.cap - c->in.len - 1);
+        if (got <= 0) {
+            tls_flush(c); /* handshake replies, session tickets, a failure's alert */
+            return (int)got;
+        }
+        c->in.len += (size_t)got;
+    }
+}
+
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
 {
     api_conn *c = st->data;
     if (c->state == C_CLOSED || n == 0)
         return;
     if (n < 0) {
-        if (n != UV_EOF || c->state == C_LINGER) {
+        if (n != UV_EOF || c->state == C_LINGER)
             api_conn_close(c);
-            return;
-        }
-        c->eof = true;
-        update_reading(c);
-        if (c->busy) { /* the client went away: stop its stream */
-            api_conn_close(c);
-            return;
-        }
-        process_input(c); /* answer complete requests still buffered */
-        if (c->state == C_OPEN && !c->busy)
-            close_gracefully(c);
+        else
+            on_eof(c);
         return;
     }
     if (c->state == C_LINGER) {
         c->in.len = c->in_off = 0; /* discard */
         return;
     }
-    c->in.len += (size_t)n;
+    if (c->tls) {
+        int r = tls_input(c, (size_t)n);
+        if (r == -EPIPE) { /* close_notify */
+            on_eof(c);
+            return;
+        }
+        if (r < 0) { /* not TLS, or a broken record: the alert is queued, then we close */
+            if (c->busy)
+                api_conn_close(c);
+            else
+                close_gracefully(c);
+            return;
+        }
+    } else {
+        c->in.len += (size_t)n;
+    }
     if (!c->busy)
         process_input(c);
     else
@@ -733,6 +811,11 @@ void api_conn_accept(api_server *s, uv_stream_t *listener, bool trusted)
             mk_warn("api: accept: %s", uv_strerror(r));
         else if (!s->closing)
             mk_warn("api: refusing a connection: %zu connections open", s->max_conns);
+        api_conn_close(c);
+        return;
+    }
+    if (!trusted && s->tls && !(c->tls = api_tls_new(s->tls))) {
+        mk_warn("api: refusing a connection: cannot set up its TLS state");
         api_conn_close(c);
         return;
     }

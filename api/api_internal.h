@@ -4,6 +4,7 @@
  * api_conn.c      one client connection: parsing, timeouts, response writing, streams
  * api_handlers.c  the route table, auth and the endpoints
  * api_server.c    listeners (unix socket, TCP), start and close
+ * api_tls.c       TLS for the TCP listener (OpenSSL over memory BIOs)
  */
 #ifndef MK_API_INTERNAL_H
 #define MK_API_INTERNAL_H
@@ -68,6 +69,33 @@ int api_percent_decode(const char *s, size_t len, bool plus_is_space, char **out
  * without '=' has the value ""), -ENOENT absent, -EINVAL bad encoding. */
 int api_query_get(const char *query, const char *name, char **out);
 
+/* ---- TLS (api_tls.c) ---- */
+
+typedef struct api_tls_ctx api_tls_ctx; /* certificate, key and settings: one per server */
+typedef struct api_tls api_tls;         /* one connection's TLS state */
+
+/* Load a PEM certificate chain and its key: TLS 1.2 minimum, server cipher preference, no
+ * compression, no renegotiation, ALPN http/1.1. Errors name the flag and the file. */
+int api_tls_ctx_new(const char *cert_file, const char *key_file, api_tls_ctx **out, mk_err *err);
+void api_tls_ctx_free(api_tls_ctx *t);
+
+/* NULL when OpenSSL cannot allocate the connection's state. */
+api_tls *api_tls_new(api_tls_ctx *tc);
+void api_tls_free(api_tls *t);
+/* Hand over ciphertext received from the client. 0, or -ENOMEM. */
+int api_tls_feed(api_tls *t, const void *data, size_t len);
+/* Plaintext into buf (this also drives the handshake): > 0 bytes, 0 when more ciphertext is
+ * needed, -EPIPE when the client sent close_notify, -EPROTO when the handshake or a record
+ * failed (an alert may be waiting to be sent). */
+ssize_t api_tls_read(api_tls *t, void *buf, size_t cap);
+/* Encrypt all of data. 0, or -EPROTO. */
+int api_tls_write(api_tls *t, const void *data, size_t len);
+/* Queue a close_notify alert (only after a completed handshake, never after a failure). */
+void api_tls_close_notify(api_tls *t);
+/* Ciphertext waiting to be sent to the client, and taking it (returns the bytes copied). */
+size_t api_tls_pending(const api_tls *t);
+size_t api_tls_take(api_tls *t, void *buf, size_t cap);
+
 /* ---- server (shared by api_server.c and api_conn.c) ---- */
 
 struct api_server {
@@ -78,6 +106,7 @@ struct api_server {
     bool has_token;
     unsigned char token_hash[32]; /* sha256 of the token: compared in constant time */
     uint64_t idle_ms, header_ms;
+    api_tls_ctx *tls; /* set: the TCP listener speaks only TLS */
     uv_tcp_t tcp;
     uv_pipe_t pipe;
     bool tcp_on, pipe_on;

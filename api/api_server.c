@@ -1,4 +1,5 @@
-/* api_server.c - listeners: a unix socket (0600, full access) and TCP (loopback unless TLS). */
+/* api_server.c - listeners: a unix socket (0600, full access, plain HTTP) and TCP (plain HTTP
+ * on loopback only; with a certificate, HTTPS only on any address). */
 #include "api_internal.h"
 
 #include <arpa/inet.h>
@@ -18,6 +19,7 @@ static void server_free(api_server *s)
 {
     free(s->socket_path);
     free(s->listen_addr);
+    api_tls_ctx_free(s->tls);
     OPENSSL_cleanse(s->token_hash, sizeof(s->token_hash));
     free(s);
 }
@@ -120,17 +122,19 @@ static int parse_listen_addr(const char *addr, struct sockaddr_storage *ss, mk_e
     return mk_errf(err, EINVAL, "listen address %s: %s is not an IP address", addr, host);
 }
 
+/* Like the kubelet's --tls-cert-file and --tls-private-key-file, the two come as a pair. */
 static int check_tcp_policy(const api_config *cfg, const struct sockaddr_storage *ss, mk_err *err)
 {
-    if (cfg->tls_cert_file)
-        return mk_errf(err, EOPNOTSUPP,
-                       "--tls-cert-file %s: TLS serving is not implemented yet; listen on a "
-                       "loopback address without TLS",
+    if (cfg->tls_cert_file && !cfg->tls_key_file)
+        return mk_errf(err, EINVAL, "--tls-cert-file %s: needs --tls-key-file (its private key)",
                        cfg->tls_cert_file);
-    if (!is_loopback(ss))
+    if (cfg->tls_key_file && !cfg->tls_cert_file)
+        return mk_errf(err, EINVAL, "--tls-key-file %s: needs --tls-cert-file (its certificate)",
+                       cfg->tls_key_file);
+    if (!cfg->tls_cert_file && !is_loopback(ss))
         return mk_errf(err, EPERM,
                        "refusing to serve %s without TLS: a non-loopback listen address needs "
-                       "--tls-cert-file (or listen on 127.0.0.1)",
+                       "--tls-cert-file and --tls-key-file (or listen on 127.0.0.1)",
                        cfg->listen_addr);
     return 0;
 }
@@ -271,20 +275,38 @@ static size_t max_conns(void)
     return rl.rlim_cur / 4 > 8 ? (size_t)(rl.rlim_cur / 4) : 8;
 }
 
+/* Parse and check the listen address, and load the certificate when there is one. */
+static int prepare_tcp(const api_config *cfg, struct sockaddr_storage *ss, api_tls_ctx **tls,
+                       mk_err *err)
+{
+    *tls = NULL;
+    if (!cfg->listen_addr) {
+        if (cfg->tls_cert_file || cfg->tls_key_file)
+            mk_warn("api: TLS files ignored: the TCP listener is disabled");
+        return 0;
+    }
+    int r = parse_listen_addr(cfg->listen_addr, ss, err);
+    if (r < 0 || (r = check_tcp_policy(cfg, ss, err)) < 0)
+        return r;
+    if (!cfg->tls_cert_file)
+        return 0;
+    return api_tls_ctx_new(cfg->tls_cert_file, cfg->tls_key_file, tls, err);
+}
+
 int api_server_start(uv_loop_t *loop, const api_config *cfg, agent *a, api_server **out,
                      mk_err *err)
 {
     struct sockaddr_storage ss;
-    if (cfg->listen_addr) {
-        int r = parse_listen_addr(cfg->listen_addr, &ss, err);
-        if (r < 0 || (r = check_tcp_policy(cfg, &ss, err)) < 0)
-            return r;
-    }
+    api_tls_ctx *tls = NULL;
     if (!cfg->socket_path && !cfg->listen_addr)
         return mk_errf(err, EINVAL, "api: neither a socket path nor a listen address is set");
+    int r = prepare_tcp(cfg, &ss, &tls, err);
+    if (r < 0)
+        return r;
     api_server *s = xcalloc(1, sizeof(*s));
     s->loop = loop;
     s->agent = a;
+    s->tls = tls;
     s->socket_path = xstrdup(cfg->socket_path);
     s->listen_addr = xstrdup(cfg->listen_addr);
     s->max_conns = max_conns();
@@ -294,7 +316,7 @@ int api_server_start(uv_loop_t *loop, const api_config *cfg, agent *a, api_serve
         mk_sha256(cfg->token, strlen(cfg->token), s->token_hash);
         s->has_token = true;
     }
-    int r = cfg->listen_addr ? start_tcp(s, &ss, err) : 0;
+    r = cfg->listen_addr ? start_tcp(s, &ss, err) : 0;
     if (r == 0 && cfg->socket_path)
         r = start_unix(s, err);
     if (r < 0) {
@@ -304,7 +326,8 @@ int api_server_start(uv_loop_t *loop, const api_config *cfg, agent *a, api_serve
         return r;
     }
     if (cfg->listen_addr)
-        mk_info("api: listening on %s (port %d)", cfg->listen_addr, api_server_tcp_port(s));
+        mk_info("api: listening on %s (port %d, %s)", cfg->listen_addr, api_server_tcp_port(s),
+                s->tls ? "HTTPS only" : "plain HTTP");
     if (cfg->socket_path)
         mk_info("api: listening on unix socket %s", cfg->socket_path);
     *out = s;
