@@ -123,3 +123,32 @@ write_manifest() { # write_manifest NAME <<< yaml
     cat >"$MK_MANIFESTS/.$1.tmp"
     mv "$MK_MANIFESTS/.$1.tmp" "$MK_MANIFESTS/$1"
 }
+
+# Print every AddressSanitizer/UBSan/LeakSanitizer report line found in the given files (none
+# when the files are clean); missing files are skipped.
+sanitizer_reports() {
+    local f
+    for f in "$@"; do
+        [ -f "$f" ] || continue
+        grep -HE 'ERROR: (AddressSanitizer|LeakSanitizer)|SUMMARY: (Address|Undefined|Leak)Sanitizer|runtime error: ' "$f" || true
+    done
+}
+
+# Print what is left on the machine of the pods of this root (nothing when all is clean): shim
+# processes, processes in pod cgroups, pod cgroups under the agent's subtree, mounts under the
+# root. The agent itself and its (empty) subtree may remain.
+root_leftovers() {
+    local subtree p f
+    subtree=$(mk_cgroup_subtree)
+    for p in $(pgrep -f "mini-kubelet-shim.*$MK_ROOT" 2>/dev/null); do echo "shim process $p"; done
+    for f in /proc/[0-9]*/cgroup; do
+        grep -qE "/$subtree/pod-" "$f" 2>/dev/null && echo "process ${f//[!0-9]/} in a pod cgroup"
+    done
+    find /sys/fs/cgroup -maxdepth 9 -type d -path "*/$subtree/*" 2>/dev/null | sed 's/^/cgroup /'
+    grep -F "$MK_ROOT" /proc/mounts | sed 's/^/mount /'
+    # mounts held in other mount namespaces by any process left over
+    for f in /proc/[0-9]*/mountinfo; do
+        grep -qF "$MK_ROOT" "$f" 2>/dev/null && echo "mount of $MK_ROOT seen by process ${f//[!0-9]/}"
+    done
+    return 0
+}
