@@ -76,7 +76,8 @@ mk_teardown() {
     # last resort, so that a broken `down` cannot leak shims onto the machine
     local p
     for p in $(pgrep -f "mini-kubelet-shim.*$MK_ROOT" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
-    local subtree leaked
+    local subtree leaked reports
+    reports=$(sanitizer_reports "$MK_ROOT/agent.log")
     subtree=$(mk_cgroup_subtree)
     leaked=$(find /sys/fs/cgroup -maxdepth 8 -type d -name "$subtree" 2>/dev/null)
     for p in $leaked; do find "$p" -depth -type d -exec rmdir {} + 2>/dev/null || true; done
@@ -84,6 +85,10 @@ mk_teardown() {
     MK_ROOT=
     if [ -n "$leaked" ]; then
         echo "cgroups left behind after down: $leaked" >&2
+        return 1
+    fi
+    if [ -n "$reports" ]; then
+        echo "sanitizer reports in the agent's log: $reports" >&2
         return 1
     fi
 }
