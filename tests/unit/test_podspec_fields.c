@@ -179,6 +179,13 @@ static void test_unknown_fields(void **state)
 
 static void test_unsupported_fields(void **state)
 {
+    /* an AppArmor profile would silently not be applied */
+    expect_error("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n"
+                 "    container.apparmor.security.beta.kubernetes.io/c: localhost/x\n"
+                 "spec:\n  containers: [{name: c, image: busybox}]\n",
+                 ENOTSUP,
+                 "t.yaml:6:5: metadata.annotations[container.apparmor.security.beta.kubernetes.io/"
+                 "c]: not supported: AppArmor profiles are not applied yet");
     expect_error(POD_CTR "  volumes: [{name: v, emptyDir: {}}]\n", ENOTSUP,
                  "t.yaml:9:3: spec.volumes: not supported");
     expect_error(POD_CTR "    volumeMounts: [{name: v, mountPath: /v}]\n", ENOTSUP,
