@@ -71,8 +71,10 @@ cJSON *agent_pod_json(const agent_pod *pod)
     if (created[0])
         set_if_missing(meta, "creationTimestamp", created);
     cJSON *spec = cJSON_GetObjectItemCaseSensitive(j, "spec");
-    if (pod->a)
-        set_if_missing(spec, "nodeName", pod->a->cfg.node_name);
+    if (pod->a && spec) { /* this node runs it, whatever the manifest says (static pods) */
+        cJSON_DeleteItemFromObjectCaseSensitive(spec, "nodeName");
+        cJSON_AddStringToObject(spec, "nodeName", pod->a->cfg.node_name);
+    }
     return j;
 }
 
