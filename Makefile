@@ -8,7 +8,8 @@ JOBS     ?= $(shell nproc)
 PKGS := build-essential cmake pkg-config clang \
         libyaml-dev libcjson-dev libuv1-dev libcurl4-openssl-dev libseccomp-dev \
         libhttp-parser-dev libarchive-dev libssl-dev libcmocka-dev bats musl-tools \
-        busybox-static nginx-light skopeo curl jq iproute2 util-linux procps psmisc python3 openssl
+        busybox-static nginx-light skopeo curl jq iproute2 util-linux procps psmisc python3 openssl \
+        containernetworking-plugins iptables
 
 .PHONY: all deps build build-asan images run test test-asan bench clean fuzz format
 
