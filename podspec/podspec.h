@@ -111,6 +111,22 @@ podspec_pod *podspec_pod_dup(const podspec_pod *p);
 bool podspec_is_dns1123_label(const char *s);     /* container names, ... (<= 63) */
 bool podspec_is_dns1123_subdomain(const char *s); /* pod names (<= 253) */
 
+/* An image reference, normalized the Docker way: "nginx" -> docker.io/library/nginx:latest
+ * (ps_image_ref.c). The one grammar for the pull-policy default and the image store. */
+typedef struct podspec_image_ref {
+    char *domain; /* "docker.io" */
+    char *path;   /* "library/nginx" */
+    char *tag;    /* "latest" when neither tag nor digest is given; NULL with a digest only */
+    char *digest; /* "sha256:<64 hex>" or NULL */
+    char *full;   /* "docker.io/library/nginx:latest" (or "...@sha256:..." / ":tag@sha256:") */
+} podspec_image_ref;
+
+/* Errors: EINVAL "invalid reference format: ..." (InvalidImageName in pod status). */
+int podspec_image_ref_parse(const char *s, podspec_image_ref *out, mk_err *err);
+void podspec_image_ref_free(podspec_image_ref *r);
+bool podspec_is_hex64(const char *s);         /* exactly 64 lower-case hex digits */
+bool podspec_is_sha256_digest(const char *s); /* "sha256:" + podspec_is_hex64 */
+
 /* Value of a label/annotation or NULL. */
 const char *podspec_kv_get(const podspec_kv *kv, size_t n, const char *name);
 

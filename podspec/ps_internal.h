@@ -106,8 +106,4 @@ const char *ps_qualified_name_error(const char *s, char *buf, size_t len);
 const char *ps_label_value_error(const char *v);
 const char *ps_port_name_error(const char *s);
 const char *ps_env_name_error(const char *s);
-/* Image reference syntax (docker distribution grammar). Fills *tag / *digest (pointers into s,
- * lengths in *tag_len) and returns false when the reference does not parse. */
-bool ps_image_ref_parse(const char *s, const char **tag, size_t *tag_len, bool *has_digest);
-
 #endif

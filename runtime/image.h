@@ -24,18 +24,19 @@
 #include "mk_base.h"
 #include "podspec.h"
 
-/* A normalized reference, the Docker way: "nginx" -> docker.io/library/nginx:latest. */
-typedef struct rt_image_ref {
-    char *domain; /* "docker.io" */
-    char *path;   /* "library/nginx" */
-    char *tag;    /* "latest" when neither tag nor digest is given; NULL with a digest only */
-    char *digest; /* "sha256:<64 hex>" or NULL */
-    char *full;   /* "docker.io/library/nginx:latest" (or "...@sha256:..." / ":tag@sha256:") */
-} rt_image_ref;
+/* A normalized reference, the Docker way: "nginx" -> docker.io/library/nginx:latest.
+ * The parser lives in podspec (one grammar for the whole project); these are its runtime names. */
+typedef podspec_image_ref rt_image_ref;
 
-/* Errors: EINVAL "invalid reference format: ..." (InvalidImageName in pod status). */
-int rt_image_ref_parse(const char *s, rt_image_ref *out, mk_err *err);
-void rt_image_ref_free(rt_image_ref *r);
+static inline int rt_image_ref_parse(const char *s, rt_image_ref *out, mk_err *err)
+{
+    return podspec_image_ref_parse(s, out, err);
+}
+
+static inline void rt_image_ref_free(rt_image_ref *r)
+{
+    podspec_image_ref_free(r);
+}
 
 typedef struct rt_image {
     char *name;        /* normalized full reference it was looked up by */

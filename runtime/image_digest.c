@@ -39,16 +39,12 @@ void rt_img_sha256(const void *p, size_t n, char *out)
 
 bool rt_img_is_hex64(const char *s)
 {
-    size_t i = 0;
-    for (; s[i]; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-            return false;
-    return i == 64;
+    return podspec_is_hex64(s);
 }
 
 bool rt_img_digest_valid(const char *s)
 {
-    return s && !strncmp(s, "sha256:", 7) && rt_img_is_hex64(s + 7);
+    return podspec_is_sha256_digest(s);
 }
 
 void rt_img_chain_id(const char *parent_chain, const char *diff_id, char *out)

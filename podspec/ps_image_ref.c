@@ -1,4 +1,4 @@
-/* image_ref.c - image references, normalized the way Docker does it.
+/* ps_image_ref.c - image references, normalized the way Docker does it.
  *
  * Grammar (distribution/reference):
  *   reference  := name [ ":" tag ] [ "@" digest ]
@@ -12,14 +12,29 @@
  * docker.io, and single-component docker.io names get "library/". No tag and no digest means
  * ":latest".
  */
-#include "image_internal.h"
+#include "podspec.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define NAME_MAX_LEN 255
 #define TAG_MAX_LEN  128
+
+bool podspec_is_hex64(const char *s)
+{
+    size_t i = 0;
+    for (; s[i]; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return i == 64;
+}
+
+bool podspec_is_sha256_digest(const char *s)
+{
+    return s && !strncmp(s, "sha256:", 7) && podspec_is_hex64(s + 7);
+}
 
 static int bad_ref(mk_err *err, const char *ref, const char *why)
 {
@@ -127,7 +142,7 @@ static bool tag_valid(const char *s)
 
 static int check_digest(const char *ref, const char *d, mk_err *err)
 {
-    if (rt_img_digest_valid(d))
+    if (podspec_is_sha256_digest(d))
         return 0;
     const char *colon = strchr(d, ':');
     if (!colon || colon == d)
@@ -190,7 +205,7 @@ static int check_path(const char *ref, const char *path, mk_err *err)
     }
 }
 
-static int parse_name(const char *ref, char *name, rt_image_ref *out, mk_err *err)
+static int parse_name(const char *ref, char *name, podspec_image_ref *out, mk_err *err)
 {
     char *domain = NULL, *rest = NULL;
     split_domain(name, &domain, &rest);
@@ -225,14 +240,14 @@ static int parse_name(const char *ref, char *name, rt_image_ref *out, mk_err *er
     return r;
 }
 
-int rt_image_ref_parse(const char *s, rt_image_ref *out, mk_err *err)
+int podspec_image_ref_parse(const char *s, podspec_image_ref *out, mk_err *err)
 {
     memset(out, 0, sizeof(*out));
     if (!s || !*s)
         return mk_errf(err, EINVAL,
                        "invalid reference format: repository name must have at least one "
                        "component");
-    if (rt_img_is_hex64(s))
+    if (podspec_is_hex64(s))
         return bad_ref(err, s, "cannot specify 64-byte hexadecimal strings as a name");
     for (const char *p = s; *p; p++)
         if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f)
@@ -264,7 +279,7 @@ int rt_image_ref_parse(const char *s, rt_image_ref *out, mk_err *err)
     return 0;
 }
 
-void rt_image_ref_free(rt_image_ref *r)
+void podspec_image_ref_free(podspec_image_ref *r)
 {
     if (!r)
         return;
