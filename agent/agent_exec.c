@@ -316,17 +316,6 @@ static void on_exec_sent(uv_work_t *w, int status)
 
 /* ---- setup ---- */
 
-static char **strv_dup(char *const *v)
-{
-    size_t n = 0;
-    while (v[n])
-        n++;
-    char **d = xcalloc(n + 1, sizeof(*d));
-    for (size_t i = 0; i < n; i++)
-        d[i] = xstrdup(v[i]);
-    return d;
-}
-
 static int open_pipes(exec_stream *s, mk_err *err)
 {
     for (int i = 0; i < 2; i++) {
@@ -390,7 +379,7 @@ int agent_api_exec(agent *a, const agent_api_exec_req *req, agent_api_exec_done_
     s->refs = 1;
     s->run_dir = xstrdup(pod->run_dir);
     snprintf(s->id, sizeof(s->id), "%s", c->cur.id);
-    s->argv = strv_dup(req->argv);
+    s->argv = rt_strv_dup(req->argv);
     s->wfd[0] = s->wfd[1] = -1;
 
     /* Watch first, so the exit cannot be reported before anyone listens. */
