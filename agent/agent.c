@@ -5,6 +5,8 @@
 
 #include "api.h"
 #include "config.h"
+#include "events.h"
+#include "network.h"
 #include "sources.h"
 #include "worker.h"
 
@@ -109,6 +111,11 @@ static void on_signal_closed(uv_handle_t *h)
     (void)h;
 }
 
+static void on_timer_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
 static void agent_stop(agent *a, const char *why)
 {
     if (a->shutting_down)
@@ -125,6 +132,10 @@ static void agent_stop(agent *a, const char *why)
         a->api = NULL;
     }
     agent_pods_detach_all(a);
+    if (a->net_sweep_timer) {
+        uv_close((uv_handle_t *)a->net_sweep_timer, on_timer_closed);
+        a->net_sweep_timer = NULL;
+    }
     if (a->sig_term.loop) {
         uv_close((uv_handle_t *)&a->sig_term, on_signal_closed);
         uv_close((uv_handle_t *)&a->sig_int, on_signal_closed);
@@ -155,7 +166,11 @@ static int agent_start(agent *a, mk_err *err)
     a->cgroup_subtree = agent_cgroup_subtree(a->cfg.root_dir);
     if ((r = rt_cgroup_init(a->cfg.cgroup_root, a->cgroup_subtree, &a->cgroups, err)) < 0)
         return mk_err_wrap(err, "cgroups");
+    if ((r = agent_network_setup(a, err)) < 0)
+        return r;
+    a->events = agent_events_new(AGENT_EVENTS_DEFAULT_CAPACITY, a->cfg.node_name);
     agent_recover(a);
+    agent_network_sweep(a);
     r = agent_sources_start(a->loop, a->cfg.manifest_dir, a->cfg.resync_seconds, on_source, a,
                             &a->sources, err);
     if (r < 0)
@@ -182,6 +197,11 @@ static void agent_free(agent *a)
     free(a->token);
     free(a->host_ip);
     free(a->cgroup_subtree);
+    agent_events_free(a->events);
+    for (size_t i = 0; i < a->n_net_sweeping; i++)
+        free(a->net_sweeping[i]);
+    free(a->net_sweeping);
+    agent_network_release(&a->cfg);
     uv_mutex_destroy(&a->images_lock);
     uv_mutex_destroy(&a->cgroups_lock);
     agent_config_free(&a->cfg);

@@ -29,11 +29,20 @@ typedef struct agent_config {
     mk_log_level log_level;
     double backoff_scale; /* 1.0: crash-loop backoff 10 s doubling to 300 s; tests use less */
     int resync_seconds;   /* 20 */
+    /* pod network */
+    bool network_none;   /* --network=none: pods get loopback only */
+    char *cni_conf_dir;  /* default <root>/etc/cni/net.d */
+    char *cni_bin_dir;   /* ':'-separated search path; default /opt/cni/bin:/usr/lib/cni */
+    char *cni_cache_dir; /* default <root>/var/lib/cni */
+    char *pod_cidr;      /* subnet of the default network; default 10.88.0.0/16 */
+    char *cni_bridge;    /* bridge of the default network; default mk0 */
     /* derived paths */
     char *images_dir;     /* <root>/var/lib/mini-kubelet/images */
     char *pods_state_dir; /* <root>/var/lib/mini-kubelet/pods */
     char *pods_run_dir;   /* <root>/run/mini-kubelet/pods */
     char *pods_log_dir;   /* <root>/var/log/pods */
+    char *netns_dir;      /* <root>/run/mini-kubelet/netns: pinned pod network namespaces */
+    char *ipam_dir;       /* <root>/var/lib/cni/networks: host-local leases of the default net */
 } agent_config;
 
 struct agent {
@@ -55,6 +64,10 @@ struct agent {
     int pidfile_fd; /* holds the lock on <root>/run/mini-kubelet/agent.pid */
     int exit_code;  /* what main returns when the loop ends */
     uv_signal_t sig_term, sig_int;
+    struct agent_events *events; /* the Event ring (events.h) */
+    char **net_sweeping;         /* uids whose network attachment is being removed (network.c) */
+    size_t n_net_sweeping;
+    uv_timer_t *net_sweep_timer; /* retries a failed removal */
 };
 
 /* Pod table lookups (agent/pods.c). While a changed pod is replaced, two pods with one

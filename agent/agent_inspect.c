@@ -6,6 +6,7 @@
  */
 #include "agent_api_int.h"
 #include "procinfo.h"
+#include "network.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -176,6 +177,73 @@ static cJSON *ctr_json(agent *a, const agent_pod *pod, const agent_ctr *c, const
     return o;
 }
 
+static void add_strv(cJSON *o, const char *key, char **v)
+{
+    if (!v || !v[0])
+        return;
+    cJSON *arr = cJSON_AddArrayToObject(o, key);
+    for (size_t i = 0; v[i]; i++)
+        cJSON_AddItemToArray(arr, cJSON_CreateString(v[i]));
+}
+
+/* The pod's network: host, none, or the CNI attachment (interfaces, addresses, routes, DNS). */
+static cJSON *net_json(const agent *a, const agent_pod *pod)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (pod->spec->host_network) {
+        cJSON_AddStringToObject(o, "mode", "host");
+        return o;
+    }
+    const rt_cni_result *r = pod->net;
+    if (!r) {
+        cJSON_AddStringToObject(o, "mode", a->cfg.network_none ? "none" : "cni");
+        cJSON_AddStringToObject(o, "state", a->cfg.network_none ? "loopback only" : "detached");
+        return o;
+    }
+    cJSON_AddStringToObject(o, "mode", "cni");
+    cJSON_AddStringToObject(o, "state", "attached");
+    cleanup_free char *netns = agent_network_netns_path(&a->cfg, pod->uid);
+    cJSON_AddStringToObject(o, "netns", netns);
+    if (r->cni_version)
+        cJSON_AddStringToObject(o, "cniVersion", r->cni_version);
+    cJSON *ifs = cJSON_AddArrayToObject(o, "interfaces");
+    for (size_t i = 0; i < r->n_ifaces; i++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "name", r->ifaces[i].name);
+        if (r->ifaces[i].mac)
+            cJSON_AddStringToObject(e, "mac", r->ifaces[i].mac);
+        cJSON_AddStringToObject(e, "where", r->ifaces[i].sandbox ? "pod" : "host");
+        cJSON_AddItemToArray(ifs, e);
+    }
+    cJSON *ips = cJSON_AddArrayToObject(o, "ips");
+    for (size_t i = 0; i < r->n_ips; i++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "address", r->ips[i].address);
+        if (r->ips[i].gateway)
+            cJSON_AddStringToObject(e, "gateway", r->ips[i].gateway);
+        if (r->ips[i].iface >= 0 && (size_t)r->ips[i].iface < r->n_ifaces)
+            cJSON_AddStringToObject(e, "interface", r->ifaces[r->ips[i].iface].name);
+        cJSON_AddItemToArray(ips, e);
+    }
+    cJSON *routes = cJSON_AddArrayToObject(o, "routes");
+    for (size_t i = 0; i < r->n_routes; i++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "dst", r->routes[i].dst);
+        if (r->routes[i].gw)
+            cJSON_AddStringToObject(e, "gw", r->routes[i].gw);
+        cJSON_AddItemToArray(routes, e);
+    }
+    if (r->dns_nameservers || r->dns_search || r->dns_domain) {
+        cJSON *d = cJSON_AddObjectToObject(o, "dns");
+        add_strv(d, "nameservers", r->dns_nameservers);
+        if (r->dns_domain)
+            cJSON_AddStringToObject(d, "domain", r->dns_domain);
+        add_strv(d, "search", r->dns_search);
+        add_strv(d, "options", r->dns_options);
+    }
+    return o;
+}
+
 cJSON *agent_api_inspect(agent *a, const char *ns, const char *pod_name, mk_err *err)
 {
     agent_pod *pod = agent_api_find_pod(a, ns, pod_name, err);
@@ -195,6 +263,7 @@ cJSON *agent_api_inspect(agent *a, const char *ns, const char *pod_name, mk_err 
     cleanup_free char *sandbox_cg = xasprintf("%s/%s", pod->cgroup_rel, AGENT_SANDBOX_CGROUP);
     add_cgroup(sb, a, sandbox_cg);
     cJSON_AddItemToObject(sb, "namespaces", ns_json(&sandbox, &sandbox, &host));
+    cJSON_AddItemToObject(j, "network", net_json(a, pod));
     cJSON *ctrs = cJSON_AddArrayToObject(j, "containers");
     for (size_t i = 0; i < pod->n_ctrs; i++)
         cJSON_AddItemToArray(ctrs, ctr_json(a, pod, &pod->ctrs[i], &sandbox, &host));

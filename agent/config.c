@@ -1,5 +1,6 @@
 /* config.c - flags, defaults and the paths derived from the root dir. */
 #include "config.h"
+#include "cni.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -24,6 +25,12 @@ enum {
     OPT_LOG,
     OPT_BACKOFF,
     OPT_RESYNC,
+    OPT_NETWORK,
+    OPT_CNI_CONF,
+    OPT_CNI_BIN,
+    OPT_CNI_CACHE,
+    OPT_POD_CIDR,
+    OPT_CNI_BRIDGE,
 };
 
 static const struct option long_opts[] = {
@@ -40,6 +47,12 @@ static const struct option long_opts[] = {
     {"log-level", required_argument, NULL, OPT_LOG},
     {"backoff-scale", required_argument, NULL, OPT_BACKOFF},
     {"resync-seconds", required_argument, NULL, OPT_RESYNC},
+    {"network", required_argument, NULL, OPT_NETWORK},
+    {"cni-conf-dir", required_argument, NULL, OPT_CNI_CONF},
+    {"cni-bin-dir", required_argument, NULL, OPT_CNI_BIN},
+    {"cni-cache-dir", required_argument, NULL, OPT_CNI_CACHE},
+    {"pod-cidr", required_argument, NULL, OPT_POD_CIDR},
+    {"cni-bridge", required_argument, NULL, OPT_CNI_BRIDGE},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -78,6 +91,20 @@ void agent_usage(FILE *f, const char *prog)
         "  --backoff-scale F     multiply crash-loop and image backoff periods by F\n"
         "                        (default 1: 10 s doubling to 300 s; tests use less)\n"
         "  --resync-seconds N    full rescan period of the manifest directory (default 20)\n"
+        "\n"
+        "Pod network (pods with hostNetwork: true use the host's and skip all this):\n"
+        "  --network MODE        cni: attach every pod through the CNI plugins (default);\n"
+        "                        none: pods get a loopback interface only\n"
+        "  --cni-conf-dir DIR    the network config: the lexically first *.conflist, *.conf\n"
+        "                        or *.json in DIR (default <root>/etc/cni/net.d). When DIR\n"
+        "                        holds none, a default bridge network is written there\n"
+        "  --cni-bin-dir PATH    ':'-separated directories of the plugins\n"
+        "                        (default /opt/cni/bin:/usr/lib/cni)\n"
+        "  --cni-cache-dir DIR   what each attachment was made with, for its removal\n"
+        "                        (default <root>/var/lib/cni)\n"
+        "  --pod-cidr CIDR       subnet of the default network (default 10.88.0.0/16)\n"
+        "  --cni-bridge NAME     bridge of the default network (default mk0)\n"
+        "\n"
         "  --help                show this help\n"
         "  --version             show the version\n"
         "\n"
@@ -207,6 +234,28 @@ static int apply_opt(agent_config *cfg, int c, const char *arg, agent_cmd *cmd, 
         return parse_double(arg, &cfg->backoff_scale, err);
     case OPT_RESYNC:
         return parse_int("resync-seconds", arg, 1, 86400, &cfg->resync_seconds, err);
+    case OPT_NETWORK:
+        if (strcmp(arg, "cni") != 0 && strcmp(arg, "none") != 0)
+            return mk_errf(err, EINVAL, "--network %s: want cni or none", arg);
+        cfg->network_none = strcmp(arg, "none") == 0;
+        return 0;
+    case OPT_CNI_CONF:
+        set_path(&cfg->cni_conf_dir, arg);
+        return 0;
+    case OPT_CNI_BIN:
+        if (!arg[0])
+            return mk_errf(err, EINVAL, "--cni-bin-dir: want one or more directories");
+        set_str(&cfg->cni_bin_dir, arg);
+        return 0;
+    case OPT_CNI_CACHE:
+        set_path(&cfg->cni_cache_dir, arg);
+        return 0;
+    case OPT_POD_CIDR:
+        set_str(&cfg->pod_cidr, arg);
+        return 0;
+    case OPT_CNI_BRIDGE:
+        set_str(&cfg->cni_bridge, arg);
+        return 0;
     case 'h':
         *cmd = AGENT_CMD_HELP;
         return 0;
@@ -291,6 +340,16 @@ void agent_config_finish(agent_config *cfg, const char *self_exe)
         cfg->token_file = agent_path(r, "etc/mini-kubelet/token");
     if (!cfg->shim_path)
         cfg->shim_path = default_shim(self_exe);
+    if (!cfg->cni_conf_dir)
+        cfg->cni_conf_dir = agent_path(r, "etc/cni/net.d");
+    if (!cfg->cni_bin_dir)
+        cfg->cni_bin_dir = xstrdup(RT_CNI_DEFAULT_BIN_PATH);
+    if (!cfg->cni_cache_dir)
+        cfg->cni_cache_dir = agent_path(r, "var/lib/cni");
+    if (!cfg->pod_cidr)
+        cfg->pod_cidr = xstrdup(RT_CNI_DEFAULT_SUBNET);
+    if (!cfg->cni_bridge)
+        cfg->cni_bridge = xstrdup(RT_CNI_DEFAULT_BRIDGE);
     if (cfg->backoff_scale == 0)
         cfg->backoff_scale = 1.0;
     if (cfg->resync_seconds == 0)
@@ -299,6 +358,10 @@ void agent_config_finish(agent_config *cfg, const char *self_exe)
     free(cfg->pods_state_dir);
     free(cfg->pods_run_dir);
     free(cfg->pods_log_dir);
+    free(cfg->netns_dir);
+    free(cfg->ipam_dir);
+    cfg->netns_dir = agent_path(r, "run/mini-kubelet/netns");
+    cfg->ipam_dir = agent_path(r, "var/lib/cni/networks");
     cfg->images_dir = agent_path(r, "var/lib/mini-kubelet/images");
     cfg->pods_state_dir = agent_path(r, "var/lib/mini-kubelet/pods");
     cfg->pods_run_dir = agent_path(r, "run/mini-kubelet/pods");
@@ -307,11 +370,13 @@ void agent_config_finish(agent_config *cfg, const char *self_exe)
 
 void agent_config_free(agent_config *cfg)
 {
-    char **fields[] = {&cfg->root_dir,      &cfg->manifest_dir, &cfg->listen_addr,
-                       &cfg->socket_path,   &cfg->node_name,    &cfg->token_file,
-                       &cfg->tls_cert_file, &cfg->tls_key_file, &cfg->cgroup_root,
-                       &cfg->shim_path,     &cfg->images_dir,   &cfg->pods_state_dir,
-                       &cfg->pods_run_dir,  &cfg->pods_log_dir};
+    char **fields[] = {&cfg->root_dir,      &cfg->manifest_dir,  &cfg->listen_addr,
+                       &cfg->socket_path,   &cfg->node_name,     &cfg->token_file,
+                       &cfg->tls_cert_file, &cfg->tls_key_file,  &cfg->cgroup_root,
+                       &cfg->shim_path,     &cfg->images_dir,    &cfg->pods_state_dir,
+                       &cfg->pods_run_dir,  &cfg->pods_log_dir,  &cfg->cni_conf_dir,
+                       &cfg->cni_bin_dir,   &cfg->cni_cache_dir, &cfg->pod_cidr,
+                       &cfg->cni_bridge,    &cfg->netns_dir,     &cfg->ipam_dir};
     for (size_t i = 0; i < MK_ARRAY_LEN(fields); i++) {
         free(*fields[i]);
         *fields[i] = NULL;

@@ -4,6 +4,7 @@
 #include "agent.h"
 
 #include "config.h"
+#include "network.h"
 #include "podfiles.h"
 
 #include <dirent.h>
@@ -283,6 +284,12 @@ int agent_down(const agent_config *cfg)
         pods[i].state_dir = xasprintf("%s/%s", cfg->pods_state_dir, uids[i]);
     }
     stop_pods(pods, n);
+    int net_failed = agent_network_detach_all(cfg);
+    if (net_failed)
+        mk_warn("down: %d network attachment(s) could not be removed; the next agent start "
+                "retries",
+                net_failed);
+    agent_network_release(cfg);
     cleanup_free char *subtree = agent_cgroup_subtree(cfg->root_dir);
     clean_cgroups(subtree);
     size_t stopped = 0;

@@ -67,10 +67,12 @@ struct agent_pod {
     agent_pod_phase phase;
     pid_t shim_pid;
     rt_shim_watch *watch;
-    bool sandbox_ready; /* namespaces exist (and network configured) */
-    int64_t created_ns; /* creationTimestamp / config.seen */
-    int64_t start_ns;   /* status.startTime: when the agent accepted the pod */
-    agent_ctr *ctrs;    /* spec order */
+    bool sandbox_ready;        /* namespaces exist (and network configured) */
+    struct rt_cni_result *net; /* the pod's network attachment (CNI result), NULL when none */
+    bool net_stale;            /* the sandbox died: its attachment is to be removed now */
+    int64_t created_ns;        /* creationTimestamp / config.seen */
+    int64_t start_ns;          /* status.startTime: when the agent accepted the pod */
+    agent_ctr *ctrs;           /* spec order */
     size_t n_ctrs;
     podspec_pod_status status; /* last computed; conditions keep lastTransitionTime */
     char *terminal_phase;      /* "Succeeded"/"Failed" once reached: never left */

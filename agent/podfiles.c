@@ -74,6 +74,24 @@ int agent_pod_files_write(const char *state_dir, bool host_network, const char *
     return copy_host_file("/etc/resolv.conf", resolv, "", err);
 }
 
+int agent_pod_files_write2(const char *state_dir, const podspec_pod *spec,
+                           const agent_pod_files_in *in, agent_pod_files_out *out, mk_err *err)
+{
+    (void)spec;
+    memset(out, 0, sizeof(*out));
+    return agent_pod_files_write(state_dir, in->host_network, in->hostname, in->fqdn,
+                                 in->ipv4 ? in->ipv4 : in->ipv6, err);
+}
+
+void agent_pod_files_out_free(agent_pod_files_out *out)
+{
+    for (size_t i = 0; i < out->n_notes; i++) {
+        free(out->notes[i].reason);
+        free(out->notes[i].message);
+    }
+    out->n_notes = 0;
+}
+
 /* ---- checkpoint ---- */
 
 static void add_ns(cJSON *o, const char *key, int64_t v)

@@ -2,6 +2,7 @@
 #ifndef MK_AGENT_PODFILES_H
 #define MK_AGENT_PODFILES_H
 
+#include "cni.h"
 #include "pod.h"
 
 /* What pod.json holds: enough to rebuild a pod at start with its shim still running. */
@@ -39,6 +40,28 @@ int64_t agent_checkpoint_grace(const char *state_dir);
  * maps `ip` (or 127.0.1.1 while pods have no network) to the FQDN (if any) and hostname. */
 int agent_pod_files_write(const char *state_dir, bool host_network, const char *hostname,
                           const char *fqdn, const char *ip, mk_err *err);
+typedef struct agent_pod_files_in {
+    bool host_network;
+    const char *hostname, *fqdn;  /* agent_pod_hostnames() */
+    const char *ipv4, *ipv6;      /* the pod's addresses (hostNetwork: the host's); NULL: none */
+    const rt_cni_result *net;     /* the network plugin's result (for its dns), or NULL */
+    const char *host_hosts_path;  /* NULL: /etc/hosts */
+    const char *host_resolv_path; /* NULL: /etc/resolv.conf */
+} agent_pod_files_in;
+typedef struct agent_pod_files_note {
+    char *reason;  /* event reason, e.g. "MissingClusterDNS", "DNSConfigForming" */
+    char *message; /* the kubelet's message text */
+    bool warning;
+} agent_pod_files_note;
+typedef struct agent_pod_files_out {
+    agent_pod_files_note notes[4];
+    size_t n_notes;
+} agent_pod_files_out;
+/* Write state_dir/{etc-hosts,hostname,resolv.conf} for `spec` (thread pool). */
+int agent_pod_files_write2(const char *state_dir, const podspec_pod *spec,
+                           const agent_pod_files_in *in, agent_pod_files_out *out, mk_err *err);
+void agent_pod_files_out_free(agent_pod_files_out *out);
+
 /* The pod's hostname (spec.hostname or the name, at most 63 characters) and, with a subdomain,
  * "<hostname>.<subdomain>.<ns>.svc.cluster.local" (else NULL). */
 void agent_pod_hostnames(const podspec_pod *spec, char **hostname, char **fqdn);

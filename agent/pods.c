@@ -2,7 +2,10 @@
 #include "config.h"
 #include "worker.h"
 
+#include "cni.h"
+#include "events.h"
 #include "mk_sha256.h"
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,7 +152,17 @@ void agent_pod_destroy(agent_pod *pod)
     free(pod->terminal_phase);
     free(pod->sandbox_error);
     free(pod->stop_reason);
+    agent_pod_set_net(pod, NULL);
     free(pod);
+}
+
+void agent_pod_set_net(agent_pod *pod, rt_cni_result *res)
+{
+    if (pod->net) {
+        rt_cni_result_free(pod->net);
+        free(pod->net);
+    }
+    pod->net = res;
 }
 
 void agent_pod_local_annotations(const agent_pod *pod, podspec_kv kv[3], char buf[64])
@@ -158,4 +171,20 @@ void agent_pod_local_annotations(const agent_pod *pod, podspec_kv kv[3], char bu
     kv[0] = (podspec_kv){(char *)"kubernetes.io/config.hash", (char *)pod->uid};
     kv[1] = (podspec_kv){(char *)"kubernetes.io/config.seen", buf};
     kv[2] = (podspec_kv){(char *)"kubernetes.io/config.source", (char *)"file"};
+}
+
+void agent_pod_event(agent_pod *pod, const char *container, bool warning, const char *reason,
+                     const char *fmt, ...)
+{
+    if (!pod->a->events)
+        return;
+    char msg[1100];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    cleanup_free char *field = container ? xasprintf("spec.containers{%s}", container) : NULL;
+    agent_event_obj obj = {
+        .ns = pod->spec->namespace_, .name = pod->spec->name, .uid = pod->uid, .field_path = field};
+    agent_events_add(pod->a->events, &obj, warning, reason, mk_now_ns(), "%s", msg);
 }

@@ -2,6 +2,7 @@
  * the previous agent, and take note of pods whose shim died (their leftovers are cleaned, and
  * they are recreated if still desired). Pod cgroups nobody knows about are removed. */
 #include "config.h"
+#include "network.h"
 #include "worker.h"
 
 #include <dirent.h>
@@ -73,6 +74,21 @@ static void clean_unknown(agent *a, const char *uid, bool shim_alive)
     mk_info("cleanup: removed the state of pod uid %s", uid);
 }
 
+/* The network a live sandbox was attached with (its IPs for the status). False when the pod
+ * should have an attachment and has no complete one (the agent died during the ADD). */
+static bool recover_network(agent *a, agent_pod *pod)
+{
+    if (pod->spec->host_network)
+        return true;
+    rt_cni_result *res = xcalloc(1, sizeof(*res));
+    if (agent_network_cached(&a->cfg, pod->uid, res) == 1) {
+        agent_pod_set_net(pod, res);
+        return true;
+    }
+    free(res);
+    return a->cfg.network_none;
+}
+
 static void recover_one(agent *a, const char *uid)
 {
     cleanup_free char *run_dir = xasprintf("%s/%s", a->cfg.pods_run_dir, uid);
@@ -94,6 +110,17 @@ static void recover_one(agent *a, const char *uid)
     agent_checkpoint_free(&ck);
     pod->recovered = true;
     pod->desired = false;
+    if (alive && !recover_network(a, pod)) {
+        /* a sandbox without its network must not run on as if it were whole */
+        mk_warn("pod %s/%s: its sandbox (shim pid %d) has no complete network attachment; "
+                "recreating it",
+                pod->spec->namespace_, pod->spec->name, (int)st.shim_pid);
+        rt_shim_status_free(&st);
+        pod->needs_cleanup = true;
+        pod->phase = AGENT_POD_CREATING;
+        agent_pod_changed(pod);
+        return;
+    }
     if (alive) {
         pod->shim_pid = st.shim_pid;
         agent_ctrs_from_status(pod, &st);

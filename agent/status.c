@@ -5,6 +5,7 @@
  * the pod record; the previous status supplies lastTransitionTime and the sticky terminal
  * phase.
  */
+#include "cni.h"
 #include "pod.h"
 
 #include <stdlib.h>
@@ -394,7 +395,13 @@ void agent_status_update(agent_pod *pod, int64_t now_ns)
 
     const char *host_ip = pod->a ? pod->a->host_ip : NULL;
     s.host_ip = xstrdup(host_ip);
-    s.pod_ip = pod->spec->host_network ? xstrdup(host_ip) : NULL;
+    if (pod->spec->host_network) {
+        s.pod_ip = xstrdup(host_ip);
+    } else if (pod->net && pod->sandbox_ready) {
+        const char *v4 = pod->net->pod_ipv4, *v6 = pod->net->pod_ipv6;
+        s.pod_ip = xstrdup(v4 ? v4 : v6);
+        s.pod_ip6 = v4 ? xstrdup(v6) : NULL;
+    }
     s.start_time_ns = pod->start_ns;
     s.qos_class = xstrdup("BestEffort");
 

@@ -1,6 +1,7 @@
 /* worker.c - pod lifecycle: accept the desired set, create the sandbox, stop gracefully,
  * tear down, and the one-step-at-a-time machinery every pod runs on. */
 #include "config.h"
+#include "network.h"
 #include "sources.h"
 #include "worker.h"
 
@@ -113,11 +114,14 @@ static void on_shim_event(void *arg, const rt_shim_event *ev)
     agent_ctrs_mark_lost(pod);
     pod->sandbox_ready = false;
     if (pod->phase == AGENT_POD_ACTIVE) {
+        agent_pod_event(pod, NULL, false, "SandboxChanged",
+                        "Pod sandbox changed, it will be killed and re-created.");
         int64_t now = mk_now_ns();
         agent_backoff_policy p = agent_backoff_policy_crashloop(pod->a->cfg.backoff_scale);
         pod->sandbox_failed_ns = now;
         agent_backoff_next(&pod->sandbox_backoff, &p, now, now);
         pod->phase = AGENT_POD_CREATING;
+        pod->net_stale = pod->net != NULL;
     }
     agent_pod_changed(pod);
     agent_pod_kick(pod);
@@ -130,17 +134,9 @@ int agent_pod_watch(agent_pod *pod, mk_err *err)
     return rt_shim_watch_start(pod->a->loop, pod->run_dir, on_shim_event, pod, &pod->watch, err);
 }
 
-/* ---- creating the sandbox ---- */
+/* ---- cgroups ---- */
 
-typedef struct sandbox_step {
-    char *hostname, *fqdn, *ip, *checkpoint;
-    char **keep_ids; /* container instances whose files stay (cur/prev of each container) */
-    bool host_network, host_ipc, host_pid, share_pid;
-    bool cleanup_first; /* a previous sandbox existed: clear what it left */
-    pid_t shim_pid;
-} sandbox_step;
-
-static void kill_leftovers(agent *a, const char *rel)
+void agent_pod_kill_leftovers(agent *a, const char *rel)
 {
     pid_t *pids = NULL;
     size_t n = 0;
@@ -160,7 +156,7 @@ static int remove_cgroups(agent *a, const char *rel, mk_err *err)
 {
     int64_t deadline = mk_monotonic_ns() + 5 * SEC;
     for (;;) {
-        kill_leftovers(a, rel);
+        agent_pod_kill_leftovers(a, rel);
         uv_mutex_lock(&a->cgroups_lock);
         int r = rt_cgroup_remove(a->cgroups, rel, err);
         uv_mutex_unlock(&a->cgroups_lock);
@@ -169,158 +165,6 @@ static int remove_cgroups(agent *a, const char *rel, mk_err *err)
         struct timespec ts = {0, 20 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-}
-
-/* Remove the files of container instances the pod no longer tracks. */
-static void prune_instances(const agent_pod *pod, char **keep)
-{
-    cleanup_free char *dir = xasprintf("%s/containers", pod->state_dir);
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        bool kept = de->d_name[0] == '.';
-        for (size_t i = 0; keep && keep[i] && !kept; i++)
-            kept = strcmp(keep[i], de->d_name) == 0;
-        if (kept)
-            continue;
-        cleanup_free char *path = xasprintf("%s/%s", dir, de->d_name);
-        mk_err err = {0};
-        if (mk_rm_rf(path, &err) < 0)
-            mk_warn("pod %s/%s: %s", pod->spec->namespace_, pod->spec->name, err.msg);
-    }
-    closedir(d);
-}
-
-static void sandbox_work(pod_op *op)
-{
-    sandbox_step *st = op->data;
-    agent_pod *pod = op->pod;
-    agent *a = op->a;
-    if (st->cleanup_first) {
-        mk_err ignored = {0};
-        rt_shim_shutdown(pod->run_dir, &ignored);
-        kill_leftovers(a, pod->cgroup_rel);
-        mk_rm_rf(pod->run_dir, &ignored);
-        prune_instances(pod, st->keep_ids);
-    }
-    int r;
-    if ((r = mk_mkdir_p(pod->run_dir, 0700, &op->err)) < 0 ||
-        (r = mk_mkdir_p(pod->state_dir, 0755, &op->err)) < 0 ||
-        (r = mk_mkdir_p(pod->log_dir, 0755, &op->err)) < 0 ||
-        (r = agent_pod_files_write(pod->state_dir, st->host_network, st->hostname, st->fqdn, st->ip,
-                                   &op->err)) < 0 ||
-        (r = agent_pod_checkpoint_write(pod->state_dir, st->checkpoint, &op->err)) < 0) {
-        op->rc = r;
-        return;
-    }
-    /* The shim (and the pod's pid-1 reaper) live in a leaf of their own beside the containers,
-     * as cgroup v2 wants: a cgroup whose children use controllers holds no processes. */
-    cleanup_free char *sandbox_cg = xasprintf("%s/%s", pod->cgroup_rel, AGENT_SANDBOX_CGROUP);
-    uv_mutex_lock(&a->cgroups_lock);
-    r = rt_cgroup_create(a->cgroups, sandbox_cg, &op->err);
-    char **procs = r < 0 ? NULL : rt_cgroup_procs_files(a->cgroups, sandbox_cg);
-    uv_mutex_unlock(&a->cgroups_lock);
-    if (r < 0) {
-        op->rc = r;
-        return;
-    }
-    rt_sandbox_config cfg = {
-        .shim_path = a->cfg.shim_path,
-        .run_dir = pod->run_dir,
-        .pod_uid = pod->uid,
-        .pod_ns = pod->spec->namespace_,
-        .pod_name = pod->spec->name,
-        .hostname = st->hostname,
-        .host_network = st->host_network,
-        .host_ipc = st->host_ipc,
-        .host_pid = st->host_pid,
-        .share_pid = st->share_pid,
-        .cgroup_procs = procs,
-    };
-    op->rc = rt_shim_spawn(&cfg, &st->shim_pid, &op->err);
-    rt_strv_free(procs);
-}
-
-static void sandbox_step_free(sandbox_step *st)
-{
-    free(st->hostname);
-    free(st->fqdn);
-    free(st->ip);
-    free(st->checkpoint);
-    rt_strv_free(st->keep_ids);
-    free(st);
-}
-
-static void sandbox_failed(agent_pod *pod, const char *msg)
-{
-    int64_t now = mk_now_ns();
-    agent_backoff_policy p = agent_backoff_policy_crashloop(pod->a->cfg.backoff_scale);
-    agent_backoff_next(&pod->sandbox_backoff, &p, now, now);
-    pod->sandbox_failed_ns = now;
-    free(pod->sandbox_error);
-    pod->sandbox_error = xstrdup(msg);
-    char d[32];
-    agent_format_duration(pod->sandbox_backoff.period_ns, d, sizeof(d));
-    mk_error("pod %s/%s: cannot create the sandbox (retrying in %s): %s", pod->spec->namespace_,
-             pod->spec->name, d, msg);
-}
-
-static void sandbox_done(pod_op *op)
-{
-    sandbox_step *st = op->data;
-    agent_pod *pod = op->pod;
-    if (op->rc >= 0 && pod->phase == AGENT_POD_CREATING) {
-        pod->shim_pid = st->shim_pid;
-        mk_err err = {0};
-        if (agent_pod_watch(pod, &err) < 0) {
-            op->err = err;
-            op->rc = mk_err_wrap(&op->err, "watch the sandbox");
-        }
-    }
-    if (op->rc < 0) {
-        sandbox_failed(pod, op->err.msg);
-    } else if (pod->phase == AGENT_POD_CREATING) {
-        pod->phase = AGENT_POD_ACTIVE;
-        pod->sandbox_ready = true;
-        free(pod->sandbox_error);
-        pod->sandbox_error = NULL;
-        mk_info("pod %s/%s: sandbox started (shim pid %d, uid %s)", pod->spec->namespace_,
-                pod->spec->name, (int)pod->shim_pid, pod->uid);
-    }
-    sandbox_step_free(st);
-    agent_pod_changed(pod);
-}
-
-static void start_sandbox(agent_pod *pod)
-{
-    sandbox_step *st = xcalloc(1, sizeof(*st));
-    const podspec_pod *s = pod->spec;
-    st->host_network = s->host_network;
-    st->host_ipc = s->host_ipc;
-    st->host_pid = s->host_pid;
-    st->share_pid = s->share_process_namespace;
-    if (s->host_network) {
-        st->hostname = xstrdup(pod->a->cfg.node_name);
-        st->ip = xstrdup(pod->a->host_ip);
-    } else {
-        agent_pod_hostnames(s, &st->hostname, &st->fqdn);
-    }
-    st->checkpoint = agent_pod_checkpoint(pod);
-    st->cleanup_first = pod->sandbox_backoff.active || pod->needs_cleanup;
-    st->keep_ids = xcalloc(2 * pod->n_ctrs + 1, sizeof(char *));
-    for (size_t i = 0, n = 0; i < pod->n_ctrs; i++) {
-        if (pod->ctrs[i].cur.id[0])
-            st->keep_ids[n++] = xstrdup(pod->ctrs[i].cur.id);
-        if (pod->ctrs[i].prev.id[0])
-            st->keep_ids[n++] = xstrdup(pod->ctrs[i].prev.id);
-    }
-    pod->needs_cleanup = false;
-    for (size_t i = 0; i < pod->n_ctrs; i++)
-        if (!pod->ctrs[i].cur.id[0] && !pod->ctrs[i].waiting_reason)
-            agent_ctr_set_waiting(&pod->ctrs[i], "ContainerCreating", NULL);
-    agent_pod_op(pod, sandbox_work, sandbox_done, st);
 }
 
 /* ---- stopping ---- */
@@ -368,6 +212,8 @@ static void send_term(agent_pod *pod)
             mk_info("pod %s/%s: container %s: stopping (SIGTERM, grace period %llds)",
                     pod->spec->namespace_, pod->spec->name, c->spec->name,
                     (long long)pod->spec->termination_grace_period_seconds);
+            agent_pod_event(pod, c->spec->name, false, "Killing", "Stopping container %s",
+                            c->spec->name);
         }
     }
     agent_pod_op(pod, term_work, term_done, st);
@@ -381,6 +227,8 @@ static void teardown_work(pod_op *op)
     if (r < 0 && pod->sandbox_ready)
         mk_debug("pod %s/%s: shutdown of the sandbox: %s", pod->spec->namespace_, pod->spec->name,
                  err.msg);
+    /* DEL while the pinned namespace still exists; a failure keeps the cache for a retry */
+    op->rc = agent_network_detach(&op->a->cfg, pod->uid, &op->err);
     if (remove_cgroups(op->a, pod->cgroup_rel, &err) < 0)
         mk_warn("pod %s/%s: %s", pod->spec->namespace_, pod->spec->name, err.msg);
     const char *dirs[] = {pod->run_dir, pod->state_dir, pod->log_dir};
@@ -392,6 +240,12 @@ static void teardown_work(pod_op *op)
 static void teardown_done(pod_op *op)
 {
     agent_pod *pod = op->pod;
+    if (op->rc < 0) {
+        mk_warn("pod %s/%s: removing its network attachment failed (retrying later): %s",
+                pod->spec->namespace_, pod->spec->name, op->err.msg);
+        agent_pod_event(pod, NULL, true, "FailedKillPod", "error killing pod: %s", op->err.msg);
+        agent_network_retry_later(pod->a);
+    }
     mk_info("pod %s/%s: stopped and removed (uid %s)", pod->spec->namespace_, pod->spec->name,
             pod->uid);
     pod->phase = AGENT_POD_STOPPED; /* op_after destroys it */
@@ -470,6 +324,11 @@ static bool predecessor_exists(agent_pod *pod)
 
 static void step_creating(agent_pod *pod, int64_t now)
 {
+    if (pod->net_stale) {
+        pod->net_stale = false;
+        agent_sandbox_detach_dead(pod);
+        return;
+    }
     if (predecessor_exists(pod)) {
         if (!pod->waiting_turn)
             mk_info("pod %s/%s: waiting for the previous version to stop", pod->spec->namespace_,
@@ -478,6 +337,8 @@ static void step_creating(agent_pod *pod, int64_t now)
         return;
     }
     pod->waiting_turn = false;
+    if (agent_network_sweeping(pod->a, pod->uid))
+        return; /* the sweep kicks the pod when the old attachment is gone */
     agent_backoff_policy p = agent_backoff_policy_crashloop(pod->a->cfg.backoff_scale);
     int64_t until = 0;
     if (pod->sandbox_failed_ns &&
@@ -485,7 +346,7 @@ static void step_creating(agent_pod *pod, int64_t now)
         arm_timer(pod, until, now);
         return;
     }
-    start_sandbox(pod);
+    agent_sandbox_start(pod);
 }
 
 typedef struct ckpt_step {

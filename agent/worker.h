@@ -26,6 +26,12 @@ void agent_pod_local_annotations(const agent_pod *pod, podspec_kv kv[3], char bu
 void agent_pod_bind_specs(agent_pod *pod);
 /* Free an instance's strings and zero it. */
 void agent_ctr_run_clear(agent_ctr_run *r);
+/* Record a Kubernetes Event about the pod (events.h), or about one of its containers when
+ * `container` is not NULL (involvedObject.fieldPath spec.containers{name}). */
+void agent_pod_event(agent_pod *pod, const char *container, bool warning, const char *reason,
+                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Replace the pod's network result (malloc'd, taken over; NULL: none). */
+void agent_pod_set_net(agent_pod *pod, struct rt_cni_result *res);
 /* Set the waiting reason/message (NULL reason clears both). */
 void agent_ctr_set_waiting(agent_ctr *c, const char *reason, const char *message);
 
@@ -43,6 +49,16 @@ void agent_pods_detach_all(agent *a);
 void agent_pod_changed(agent_pod *pod);
 /* Start the shim watch (loop side). */
 int agent_pod_watch(agent_pod *pod, mk_err *err);
+
+/* ---- worker_sandbox.c: the sandbox ---- */
+
+/* Make the pod's sandbox (shim, network, pod files) on the thread pool; the pod becomes ACTIVE
+ * when it is up, or stays CREATING with the sandbox backoff and an event when it failed. */
+void agent_sandbox_start(agent_pod *pod);
+/* Shut a dead sandbox down and DEL its network attachment now, on the thread pool. */
+void agent_sandbox_detach_dead(agent_pod *pod);
+/* SIGKILL every process left in the cgroup `rel` (and below). */
+void agent_pod_kill_leftovers(agent *a, const char *rel);
 
 /* ---- worker_ctr.c: containers ---- */
 

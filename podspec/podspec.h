@@ -175,7 +175,8 @@ typedef struct podspec_pod_status {
     char *reason;
     char *message;
     char *host_ip;
-    char *pod_ip; /* NULL when none */
+    char *pod_ip;  /* NULL when none */
+    char *pod_ip6; /* the pod's address of the other family (dual stack), NULL when none */
     int64_t start_time_ns;
     char *qos_class; /* BestEffort in this version */
     podspec_condition *conditions;

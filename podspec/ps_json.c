@@ -256,15 +256,21 @@ static cJSON *condition_json(const podspec_condition *c)
     return o;
 }
 
-static void add_ips(cJSON *o, const char *single, const char *plural, const char *ip)
+static void add_ips(cJSON *o, const char *single, const char *plural, const char *ip,
+                    const char *ip2)
 {
     if (!ip || !*ip)
         return;
     add_str(o, single, ip);
     cJSON *a = cJSON_AddArrayToObject(o, plural);
-    cJSON *e = cJSON_CreateObject();
-    cJSON_AddStringToObject(e, "ip", ip);
-    cJSON_AddItemToArray(a, e);
+    const char *ips[] = {ip, ip2};
+    for (size_t i = 0; i < 2; i++) {
+        if (!ips[i] || !*ips[i])
+            continue;
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "ip", ips[i]);
+        cJSON_AddItemToArray(a, e);
+    }
 }
 
 cJSON *podspec_status_to_json(const podspec_pod_status *s)
@@ -280,8 +286,8 @@ cJSON *podspec_status_to_json(const podspec_pod_status *s)
         add_str(o, "message", s->message);
     if (s->reason && *s->reason)
         add_str(o, "reason", s->reason);
-    add_ips(o, "hostIP", "hostIPs", s->host_ip);
-    add_ips(o, "podIP", "podIPs", s->pod_ip);
+    add_ips(o, "hostIP", "hostIPs", s->host_ip, NULL);
+    add_ips(o, "podIP", "podIPs", s->pod_ip, s->pod_ip6);
     if (s->start_time_ns > 0)
         add_time(o, "startTime", s->start_time_ns);
     if (s->n_container_statuses) {
@@ -310,6 +316,7 @@ void podspec_status_free(podspec_pod_status *s)
     free(s->message);
     free(s->host_ip);
     free(s->pod_ip);
+    free(s->pod_ip6);
     free(s->qos_class);
     for (size_t i = 0; i < s->n_conditions; i++) {
         free(s->conditions[i].type);

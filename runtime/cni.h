@@ -200,6 +200,13 @@ int rt_cni_list_attachments(const rt_cni_opts *opts, rt_cni_attachment **out, si
                             mk_err *err);
 void rt_cni_attachments_free(rt_cni_attachment *a, size_t n);
 
+/* The result of the completed attachment of container_id on ifname (NULL = eth0), read back
+ * from the cache (e.g. to show a pod's IP again after an agent restart). Returns 1 and fills
+ * *res (free with rt_cni_result_free), 0 when there is no completed attachment, < 0 when the
+ * cache cannot be read. */
+int rt_cni_cached_result(const rt_cni_opts *opts, const char *container_id, const char *ifname,
+                         rt_cni_result *res, mk_err *err);
+
 /* ---- keeping the netns for DEL ---- */
 
 /* Bind-mount /proc/<pid>/ns/net onto `path` (created; its directory must exist), as

@@ -266,3 +266,30 @@ void rt_cni_attachments_free(rt_cni_attachment *a, size_t n)
     }
     free(a);
 }
+
+int rt_cni_cached_result(const rt_cni_opts *opts, const char *container_id, const char *ifname,
+                         rt_cni_result *res, mk_err *err)
+{
+    memset(res, 0, sizeof(*res));
+    if (!ifname)
+        ifname = RT_CNI_DEFAULT_IFNAME;
+    char **paths = NULL;
+    int r = rt_cni_cache_find(opts->cache_dir, container_id, ifname, &paths, err);
+    if (r < 0)
+        return r;
+    r = 0;
+    for (size_t i = 0; paths[i] && r == 0; i++) {
+        rt_cni_cache c;
+        if ((r = rt_cni_cache_read(paths[i], &c, err)) < 0)
+            break;
+        if (c.result) {
+            char *text = cJSON_PrintUnformatted(c.result);
+            r = text ? rt_cni_result_parse(text, ifname, res, err) : -ENOMEM;
+            r = r < 0 ? r : 1;
+            cJSON_free(text);
+        }
+        rt_cni_cache_free(&c);
+    }
+    rt_cni_strv_free(paths);
+    return r;
+}

@@ -280,6 +280,7 @@ int rt_cni_exec(const rt_cni_call *c, const char *type, const char *stdin_json, 
     if (r < 0)
         return r;
     char **env = make_env(c);
+    int64_t t0 = mk_monotonic_ns();
     proc pr = {.pid = -1, .pidfd = -1, .out = -1, .errfd = -1};
     r = spawn(exe, env, in, &pr, err);
     close(in);
@@ -306,6 +307,8 @@ int rt_cni_exec(const rt_cni_call *c, const char *type, const char *stdin_json, 
         r = mk_errf_sys(err, errno, "wait for CNI plugin %s", type);
     else
         r = judge(c, type, st, &ob, &eb, out, cni_code, err);
+    mk_debug("CNI plugin %s %s for %s: %s in %.1f ms", type, c->command, c->container_id,
+             r < 0 ? "failed" : "done", (double)(mk_monotonic_ns() - t0) / 1e6);
     free(ob.data);
     free(eb.data);
     return r;

@@ -40,7 +40,7 @@ mk_root() {
 # Start the agent in the background; extra args are passed through.
 agent_start() {
     "$MK" --root-dir "$MK_ROOT" --manifest-dir "$MK_MANIFESTS" --listen "127.0.0.1:$MK_PORT" \
-        --log-level debug --backoff-scale "${MK_BACKOFF_SCALE:-0.1}" "$@" \
+        --log-level debug --backoff-scale "${MK_BACKOFF_SCALE:-0.1}" ${MK_NET_FLAGS:---network=none} "$@" \
         >>"$MK_ROOT/agent.log" 2>&1 &
     MK_AGENT_PID=$!
     export MK_AGENT_PID
@@ -81,6 +81,8 @@ mk_teardown() {
     subtree=$(mk_cgroup_subtree)
     leaked=$(find /sys/fs/cgroup -maxdepth 8 -type d -name "$subtree" 2>/dev/null)
     for p in $leaked; do find "$p" -depth -type d -exec rmdir {} + 2>/dev/null || true; done
+    # last resort for the netns directory mount (`down` removes it when no pin is left)
+    umount -l "$MK_ROOT/run/mini-kubelet/netns" 2>/dev/null || true
     rm -rf "$MK_ROOT"
     MK_ROOT=
     if [ -n "$leaked" ]; then
@@ -150,10 +152,14 @@ root_leftovers() {
         grep -qE "/$subtree/pod-" "$f" 2>/dev/null && echo "process ${f//[!0-9]/} in a pod cgroup"
     done
     find /sys/fs/cgroup -maxdepth 9 -type d -path "*/$subtree/*" 2>/dev/null | sed 's/^/cgroup /'
-    grep -F "$MK_ROOT" /proc/mounts | sed 's/^/mount /'
+    # the agent's netns directory (a shared mount point while an agent runs) is not a leftover;
+    # the pods' namespace pins inside it are
+    local nsdir="$MK_ROOT/run/mini-kubelet/netns"
+    grep -F "$MK_ROOT" /proc/mounts | grep -vF " $nsdir " | sed 's/^/mount /'
     # mounts held in other mount namespaces by any process left over
     for f in /proc/[0-9]*/mountinfo; do
-        grep -qF "$MK_ROOT" "$f" 2>/dev/null && echo "mount of $MK_ROOT seen by process ${f//[!0-9]/}"
+        grep -F "$MK_ROOT" "$f" 2>/dev/null | grep -qvF " $nsdir " &&
+            echo "mount of $MK_ROOT seen by process ${f//[!0-9]/}"
     done
     return 0
 }
