@@ -40,7 +40,7 @@ static int run_down(int argc, char **argv, agent_config *cfg, const char *prog)
     }
     if (idx < argc)
         return bad_usage(prog, "down: unexpected argument (usage: down [--root-dir DIR])");
-    agent_config_finish(cfg, NULL); /* the derived paths follow a --root-dir given here */
+    agent_config_finish(cfg, NULL);
     mk_log_set_level(cfg->log_level);
     return agent_down(cfg);
 }
@@ -71,13 +71,14 @@ int main(int argc, char **argv)
         printf("mini-kubelet %s\n", MK_VERSION);
         goto out;
     }
-    agent_config_finish(&cfg, exe);
     mk_log_set_level(cfg.log_level);
     if (idx < argc) {
         const char *sub = argv[idx];
         if (strcmp(sub, "down") == 0) {
+            /* defaults are filled after down's own flags: they follow its --root-dir */
             code = run_down(argc - idx, argv + idx, &cfg, prog);
         } else if (strcmp(sub, "image") == 0) {
+            agent_config_finish(&cfg, exe);
             code = agent_image_tool_exec(&cfg, argc - idx - 1, argv + idx + 1);
         } else {
             char msg[256];
@@ -86,6 +87,7 @@ int main(int argc, char **argv)
         }
         goto out;
     }
+    agent_config_finish(&cfg, exe);
     code = agent_run(&cfg);
 out:
     agent_config_free(&cfg);
