@@ -57,6 +57,7 @@ typedef struct start_step {
     char *remove_id;              /* an older instance to forget once this one starts */
     /* out */
     start_outcome outcome;
+    bool created; /* got as far as asking the shim to create it */
     char id[65];
     pid_t pid;
     int64_t started_ns;
@@ -198,6 +199,7 @@ static int launch(pod_op *op, start_step *st, const rt_image *img)
         .log_path = log,
         .cgroup_procs = procs,
     };
+    st->created = true;
     r = rt_shim_start_container(pod->run_dir, &cc, &st->pid, &op->err);
     st->started_ns = mk_now_ns();
     rt_strv_free(procs);
@@ -259,6 +261,30 @@ static void image_missing(agent_pod *pod, agent_ctr *c, const pod_op *op, int64_
     mk_log(first ? MK_LOG_WARN : MK_LOG_DEBUG, "pod %s/%s: container %s: %s: %s (retrying in %s)",
            pod->spec->namespace_, pod->spec->name, c->spec->name, reason, op->err.msg, d);
     agent_ctr_set_waiting(c, reason, op->err.msg);
+    /* the image manager's event, then the one of the failed start */
+    if (never)
+        agent_pod_event(pod, c->spec->name, true, "ErrImageNeverPull",
+                        "Container image \"%s\" is not present with pull policy of Never",
+                        c->spec->image);
+    else
+        agent_pod_event(pod, c->spec->name, true, "Failed", "Failed to pull image \"%s\": %s",
+                        c->spec->image, op->err.msg);
+    agent_pod_event(pod, c->spec->name, true, "Failed", "Error: %s", reason);
+}
+
+/* The events of an attempt that found its image: Pulled, then Created and Started, or the
+ * failure (after Created when the runtime got as far as creating it). */
+static void start_events(agent_pod *pod, agent_ctr *c, const start_step *st, const pod_op *op)
+{
+    const char *name = c->spec->name;
+    agent_pod_event(pod, name, false, "Pulled", "Container image \"%s\" already present on machine",
+                    c->spec->image);
+    if (st->created)
+        agent_pod_event(pod, name, false, "Created", "Created container %s", name);
+    if (st->outcome == START_OK)
+        agent_pod_event(pod, name, false, "Started", "Started container %s", name);
+    else
+        agent_pod_event(pod, name, true, "Failed", "Error: %s", op->err.msg);
 }
 
 static void start_done(pod_op *op)
@@ -284,6 +310,10 @@ static void start_done(pod_op *op)
         mk_error("pod %s/%s: container %s: InvalidImageName: %s", pod->spec->namespace_,
                  pod->spec->name, c->spec->name, op->err.msg);
         agent_ctr_set_waiting(c, "InvalidImageName", op->err.msg);
+        agent_pod_event(pod, c->spec->name, true, "InspectFailed",
+                        "Failed to apply default image tag \"%s\": %s", c->spec->image,
+                        op->err.msg);
+        agent_pod_event(pod, c->spec->name, true, "Failed", "Error: InvalidImageName");
         break;
     case START_OK:
     case START_ERROR:
@@ -297,6 +327,7 @@ static void start_done(pod_op *op)
         c->image_backoff.active = false;
         agent_ctr_set_waiting(c, NULL, NULL);
         pod->checkpoint_dirty = true;
+        start_events(pod, c, st, op);
         if (st->outcome == START_OK) {
             agent_ctr_started(pod, c, st->pid, st->started_ns);
             mk_info("pod %s/%s: container %s started (pid %d)", pod->spec->namespace_,
@@ -387,6 +418,8 @@ static bool image_wait(agent_pod *pod, agent_ctr *c, int64_t now, int64_t *wake)
         if (now >= flip) {
             cleanup_free char *msg = xasprintf("Back-off pulling image \"%s\"", c->spec->image);
             agent_ctr_set_waiting(c, "ImagePullBackOff", msg);
+            agent_pod_event(pod, c->spec->name, false, "BackOff", "%s", msg);
+            agent_pod_event(pod, c->spec->name, true, "Failed", "Error: ImagePullBackOff");
             agent_pod_changed(pod);
         } else {
             wake_at(wake, flip);
@@ -425,7 +458,13 @@ bool agent_ctr_step(agent_pod *pod, agent_ctr *c, int64_t now, int64_t *wake)
                       pod->spec->name, pod->spec->namespace_, pod->uid);
         if (!c->waiting_reason || strcmp(c->waiting_reason, "CrashLoopBackOff") != 0 ||
             strcmp(c->waiting_message, msg) != 0) {
+            bool entering =
+                !c->waiting_reason || strcmp(c->waiting_reason, "CrashLoopBackOff") != 0;
             agent_ctr_set_waiting(c, "CrashLoopBackOff", msg);
+            if (entering)
+                agent_pod_event(pod, c->spec->name, true, "BackOff",
+                                "Back-off restarting failed container %s in pod %s_%s(%s)",
+                                c->spec->name, pod->spec->name, pod->spec->namespace_, pod->uid);
             mk_info("pod %s/%s: container %s: %s", pod->spec->namespace_, pod->spec->name,
                     c->spec->name, msg);
             agent_pod_changed(pod);

@@ -28,6 +28,9 @@ cJSON *agent_api_manifests(agent *a);
 cJSON *agent_api_top(agent *a, const char *ns, const char *pod, const char *container, mk_err *err);
 /* Sandbox and containers: host pids, cgroup paths, namespaces (type, inode, shared). */
 cJSON *agent_api_inspect(agent *a, const char *ns, const char *pod, mk_err *err);
+/* v1 EventList of the events in namespace `ns` (NULL: all), oldest first, filtered by a
+ * Kubernetes field selector (NULL or "": none). A bad selector: NULL with err (EINVAL). */
+cJSON *agent_api_event_list(agent *a, const char *ns, const char *field_selector, mk_err *err);
 
 /* ---- logs (asynchronous, streaming) ---- */
 

@@ -388,6 +388,45 @@ static void h_run(api_conn *c, api_request *req)
     api_conn_async_started(c, s);
 }
 
+/* ---- events ---- */
+
+/* The API server's reading of a boolean list option: absent, "false" or "0" is false, any
+ * other value (even "") is true. */
+static bool query_flag(const char *v)
+{
+    return v && strcmp(v, "false") != 0 && strcmp(v, "0") != 0;
+}
+
+static void h_events(api_conn *c, api_request *req)
+{
+    const char *ns = req->n_params == 1 ? req->params[0] : NULL;
+    char *watch = NULL, *sel = NULL;
+    int rw = api_query_get(req->query, "watch", &watch);
+    int rs = api_query_get(req->query, "fieldSelector", &sel);
+    if (watch)
+        api_conn_hold(c, watch);
+    if (sel)
+        api_conn_hold(c, sel);
+    if (rw == -EINVAL || rs == -EINVAL) {
+        api_respond_status(c, 400, NULL, "BadRequest",
+                           "Unable to decode query: bad percent-encoding in %s",
+                           rw == -EINVAL ? "watch" : "fieldSelector");
+        return;
+    }
+    if (query_flag(watch)) {
+        api_respond_status(c, 400, NULL, "BadRequest",
+                           "watching events is not supported by this node agent; list them "
+                           "instead (GET without watch=true)");
+        return;
+    }
+    mk_err err = {0};
+    cJSON *j = agent_api_event_list(api_conn_agent(c), ns, sel, &err);
+    if (!j)
+        api_respond_mkerr(c, &err);
+    else
+        api_respond_json(c, 200, j);
+}
+
 /* ---- routing and auth ---- */
 
 #define GET  API_METHOD(HTTP_GET)
@@ -399,6 +438,8 @@ static const api_route routes[] = {
     {"/api/v1/pods", GET, h_pods, false},
     {"/api/v1/namespaces/{ns}/pods", GET, h_ns_pods, false},
     {"/api/v1/namespaces/{ns}/pods/{name}", GET, h_pod, false},
+    {"/api/v1/events", GET, h_events, false},
+    {"/api/v1/namespaces/{ns}/events", GET, h_events, false},
     {"/containerLogs/{ns}/{pod}/{container}", GET, h_logs, false},
     {"/run/{ns}/{pod}/{container}", POST, h_run, true},
     {"/run/{ns}/{pod}/{uid}/{container}", POST, h_run, true},

@@ -147,6 +147,48 @@ cJSON *agent_api_inspect(agent *a, const char *ns, const char *pod, mk_err *err)
                        "\"inode\":4026532000,\"shared\":true}]},\"containers\":[]}");
 }
 
+/* ---- events ---- */
+
+/* One event per pod ("Started" about its first container). The selector understands only
+ * "involvedObject.name=<name>"; anything else is refused as the agent refuses unknown fields. */
+cJSON *agent_api_event_list(agent *a, const char *ns, const char *field_selector, mk_err *err)
+{
+    const char *want = NULL;
+    if (field_selector && *field_selector) {
+        static const char prefix[] = "involvedObject.name=";
+        if (strncmp(field_selector, prefix, sizeof(prefix) - 1) != 0) {
+            mk_errf(err, EINVAL, "field label not supported: %s", field_selector);
+            return NULL;
+        }
+        want = field_selector + sizeof(prefix) - 1;
+    }
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "apiVersion", "v1");
+    cJSON_AddStringToObject(j, "kind", "EventList");
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(j, "metadata"), "resourceVersion", "7");
+    cJSON *items = cJSON_AddArrayToObject(j, "items");
+    for (size_t i = 0; i < MK_ARRAY_LEN(pods); i++) {
+        const fake_pod *p = &pods[i];
+        if ((ns && strcmp(ns, p->ns) != 0) || (want && strcmp(want, p->name) != 0))
+            continue;
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "kind", "Event");
+        cJSON_AddStringToObject(e, "apiVersion", "v1");
+        cJSON *m = cJSON_AddObjectToObject(e, "metadata");
+        cJSON_AddStringToObject(m, "name", p->name);
+        cJSON_AddStringToObject(m, "namespace", p->ns);
+        cJSON *io = cJSON_AddObjectToObject(e, "involvedObject");
+        cJSON_AddStringToObject(io, "kind", "Pod");
+        cJSON_AddStringToObject(io, "namespace", p->ns);
+        cJSON_AddStringToObject(io, "name", p->name);
+        cJSON_AddStringToObject(io, "uid", p->uid);
+        cJSON_AddStringToObject(e, "reason", "Started");
+        cJSON_AddStringToObject(e, "type", "Normal");
+        cJSON_AddItemToArray(items, e);
+    }
+    return j;
+}
+
 /* ---- streams ---- */
 
 static agent_api_stream *stream_new(agent *a, stream_kind kind, void *arg)

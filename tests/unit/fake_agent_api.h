@@ -8,6 +8,8 @@
  * refused with EINVAL.
  * Exec by argv[0]: echo (args joined, exit 0), false (exit 1), both ("out\n" then "err\n",
  * exit 3), args (argv joined by '|'), hang (never ends), anything else: could not run (EIO).
+ * Events: one "Started" event per pod; the only selector understood is involvedObject.name=X
+ * (any other is refused with EINVAL).
  * All callbacks run from timers on the loop, never inside the call that started them.
  */
 #ifndef FAKE_AGENT_API_H
