@@ -25,62 +25,406 @@ void agent_pod_hostnames(const podspec_pod *spec, char **hostname, char **fqdn)
             xasprintf("%s.%s.%s.svc.cluster.local", *hostname, spec->subdomain, spec->namespace_);
 }
 
-static int copy_host_file(const char *src, const char *dst, const char *fallback, mk_err *err)
+/* ---- /etc/hosts ---------------------------------------------------------------------------- */
+
+#define HOST_FILE_MAX (10 << 20) /* the kubelet's limit on the host's resolv.conf */
+
+static const char hosts_header[] = "# Kubernetes-managed hosts file.\n";
+static const char hosts_header_host_net[] = "# Kubernetes-managed hosts file (host network).\n";
+static const char hosts_local[] = "127.0.0.1\tlocalhost\n"
+                                  "::1\tlocalhost ip6-localhost ip6-loopback\n"
+                                  "fe00::0\tip6-localnet\n"
+                                  "fe00::0\tip6-mcastprefix\n"
+                                  "fe00::1\tip6-allnodes\n"
+                                  "fe00::2\tip6-allrouters\n";
+
+static FILE *text_open(char **buf, size_t *len)
+{
+    FILE *f = open_memstream(buf, len);
+    if (!f)
+        abort(); /* fails only when out of memory */
+    return f;
+}
+
+static void text_close(FILE *f)
+{
+    if (fclose(f) != 0)
+        abort(); /* a memory stream fails only when out of memory */
+}
+
+/* A host file, or NULL (without an error) when the host has none. */
+static int read_host_file(const char *path, char **text, mk_err *err)
+{
+    size_t len = 0;
+    *text = NULL;
+    int r = mk_read_file(path, HOST_FILE_MAX, text, &len, err);
+    if (r == -ENOENT) {
+        mk_err_clear(err);
+        return 0;
+    }
+    return r < 0 ? r : 0;
+}
+
+static void put_aliases(FILE *f, const podspec_pod *spec)
+{
+    if (spec->n_host_aliases == 0)
+        return;
+    fputs("\n# Entries added by HostAliases.\n", f);
+    for (size_t i = 0; i < spec->n_host_aliases; i++) {
+        const podspec_host_alias *a = &spec->host_aliases[i];
+        for (size_t j = 0; a->hostnames && a->hostnames[j]; j++)
+            fprintf(f, "%s\t%s\n", a->ip, a->hostnames[j]);
+    }
+}
+
+static void put_own_name(FILE *f, const char *ip, const agent_pod_files_in *in)
+{
+    if (in->fqdn)
+        fprintf(f, "%s\t%s\t%s\n", ip, in->fqdn, in->hostname);
+    else
+        fprintf(f, "%s\t%s\n", ip, in->hostname);
+}
+
+/* The kubelet's file: hostNetwork pods see the host's, others a generated one naming the pod's
+ * addresses. A pod without an address (no pod network) resolves its own name to 127.0.1.1. */
+static int hosts_text(const podspec_pod *spec, const agent_pod_files_in *in, char **out,
+                      mk_err *err)
+{
+    const char *path = in->host_hosts_path ? in->host_hosts_path : "/etc/hosts";
+    cleanup_free char *host = NULL;
+    if (in->host_network && read_host_file(path, &host, err) < 0)
+        return mk_err_wrap(err, "the host's hosts file");
+    size_t len = 0;
+    FILE *f = text_open(out, &len);
+    if (in->host_network) {
+        fputs(hosts_header_host_net, f);
+        fputs(host ? host : hosts_local, f);
+    } else {
+        bool v4 = in->ipv4 && *in->ipv4, v6 = in->ipv6 && *in->ipv6;
+        fputs(hosts_header, f);
+        fputs(hosts_local, f);
+        if (v4)
+            put_own_name(f, in->ipv4, in);
+        if (v6)
+            put_own_name(f, in->ipv6, in);
+        if (!v4 && !v6)
+            put_own_name(f, "127.0.1.1", in);
+    }
+    put_aliases(f, spec);
+    text_close(f);
+    return 0;
+}
+
+/* ---- resolv.conf --------------------------------------------------------------------------- */
+
+/* The kubelet's limits on what it hands the resolver (glibc's, expanded). */
+#define DNS_MAX_NAMESERVERS   3
+#define DNS_MAX_SEARCHES      32
+#define DNS_MAX_SEARCH_CHARS  2048
+#define DNS_MAX_SEARCH_LENGTH 253
+
+typedef struct strv {
+    char **v;
+    size_t n;
+} strv;
+
+typedef struct dns_conf {
+    strv servers, searches, options;
+} dns_conf;
+
+static void strv_add(strv *s, char *owned)
+{
+    s->v = xrealloc(s->v, (s->n + 1) * sizeof(*s->v));
+    s->v[s->n++] = owned;
+}
+
+static bool strv_has(const strv *s, const char *x)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (!strcmp(s->v[i], x))
+            return true;
+    return false;
+}
+
+static void strv_add_unique(strv *s, const char *x)
+{
+    if (!strv_has(s, x))
+        strv_add(s, xstrdup(x));
+}
+
+static void strv_free(strv *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->v[i]);
+    free(s->v);
+    memset(s, 0, sizeof(*s));
+}
+
+static void dns_conf_free(dns_conf *d)
+{
+    strv_free(&d->servers);
+    strv_free(&d->searches);
+    strv_free(&d->options);
+}
+
+/* "a b c" */
+static char *strv_join(const strv *s)
 {
     char *buf = NULL;
     size_t len = 0;
-    int r = mk_read_file(src, 1 << 20, &buf, &len, err);
-    if (r < 0) {
-        mk_warn("cannot read %s (%s); the pods get a minimal one", src, err->msg);
-        mk_err_clear(err);
-        r = mk_write_file_atomic(dst, fallback, strlen(fallback), 0644, err);
-        return r;
-    }
-    r = mk_write_file_atomic(dst, buf, len, 0644, err);
-    free(buf);
-    return r;
+    FILE *f = text_open(&buf, &len);
+    for (size_t i = 0; i < s->n; i++)
+        fprintf(f, "%s%s", i ? " " : "", s->v[i]);
+    text_close(f);
+    return buf;
 }
 
-static const char hosts_head[] = "# Kubernetes-managed hosts file.\n"
-                                 "127.0.0.1\tlocalhost\n"
-                                 "::1\tlocalhost ip6-localhost ip6-loopback\n"
-                                 "fe00::0\tip6-localnet\n"
-                                 "fe00::0\tip6-mcastprefix\n"
-                                 "fe00::1\tip6-allnodes\n"
-                                 "fe00::2\tip6-allrouters\n";
-
-int agent_pod_files_write(const char *state_dir, bool host_network, const char *hostname,
-                          const char *fqdn, const char *ip, mk_err *err)
+/* resolv.conf as the kubelet reads it: nameservers accumulate, the last search and options
+ * lines win, a search domain loses one trailing dot, comment lines start with '#'. */
+static void parse_resolv(char *text, dns_conf *d)
 {
-    cleanup_free char *hosts = xasprintf("%s/etc-hosts", state_dir);
-    cleanup_free char *hn = xasprintf("%s/hostname", state_dir);
-    cleanup_free char *resolv = xasprintf("%s/resolv.conf", state_dir);
-    int r;
-    if (host_network) {
-        r = copy_host_file("/etc/hosts", hosts, hosts_head, err);
-    } else {
-        /* no pod network yet: the pod's own name resolves to a loopback address */
-        const char *addr = ip && ip[0] ? ip : "127.0.1.1";
-        cleanup_free char *text =
-            fqdn ? xasprintf("%s%s\t%s\t%s\n", hosts_head, addr, fqdn, hostname)
-                 : xasprintf("%s%s\t%s\n", hosts_head, addr, hostname);
-        r = mk_write_file_atomic(hosts, text, strlen(text), 0644, err);
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        static const char ws[] = " \t\r\v\f";
+        char *lsave = NULL, *key = strtok_r(line, ws, &lsave);
+        if (!key || key[0] == '#')
+            continue;
+        bool search = !strcmp(key, "search"), options = !strcmp(key, "options");
+        if (search)
+            strv_free(&d->searches);
+        if (options)
+            strv_free(&d->options);
+        for (char *w = strtok_r(NULL, ws, &lsave); w; w = strtok_r(NULL, ws, &lsave)) {
+            size_t n = strlen(w);
+            if (!strcmp(key, "nameserver")) {
+                strv_add(&d->servers, xstrdup(w));
+                break;
+            }
+            if (search && n > 1) /* "search ." names no domain */
+                strv_add(&d->searches, xstrndup(w, w[n - 1] == '.' ? n - 1 : n));
+            else if (search && strcmp(w, ".") != 0)
+                strv_add(&d->searches, xstrdup(w));
+            else if (options)
+                strv_add(&d->options, xstrdup(w));
+        }
+    }
+}
+
+static void copy_strv(strv *dst, char *const *src)
+{
+    for (size_t i = 0; src && src[i]; i++)
+        strv_add(dst, xstrdup(src[i]));
+}
+
+/* The network plugin's DNS, when it names nameservers. */
+static bool base_from_cni(const rt_cni_result *net, dns_conf *d)
+{
+    if (!net || !net->dns_nameservers || !net->dns_nameservers[0])
+        return false;
+    copy_strv(&d->servers, net->dns_nameservers);
+    copy_strv(&d->searches, net->dns_search);
+    if (d->searches.n == 0 && net->dns_domain && *net->dns_domain)
+        strv_add(&d->searches, xstrdup(net->dns_domain)); /* the resolver's default search */
+    copy_strv(&d->options, net->dns_options);
+    return true;
+}
+
+/* Set option `name` to "name" or "name:value", in place when it is there already. */
+static void set_option(strv *opts, const char *name, size_t name_len, const char *value)
+{
+    char *text = value && *value ? xasprintf("%.*s:%s", (int)name_len, name, value)
+                                 : xstrndup(name, name_len);
+    for (size_t i = 0; i < opts->n; i++) {
+        size_t n = strcspn(opts->v[i], ":");
+        if (n == name_len && !strncmp(opts->v[i], name, n)) {
+            free(opts->v[i]);
+            opts->v[i] = text;
+            return;
+        }
+    }
+    strv_add(opts, text);
+}
+
+/* dnsConfig on top of the base: nameservers and searches appended without duplicates, options
+ * merged by name with the pod's values winning (base order first, then the pod's new ones). */
+static void merge_pod_dns(dns_conf *d, const podspec_dns_config *pc)
+{
+    strv servers = {0}, searches = {0}, options = {0};
+    for (size_t i = 0; i < d->servers.n; i++)
+        strv_add_unique(&servers, d->servers.v[i]);
+    for (size_t i = 0; pc->nameservers && pc->nameservers[i]; i++)
+        strv_add_unique(&servers, pc->nameservers[i]);
+    for (size_t i = 0; i < d->searches.n; i++)
+        strv_add_unique(&searches, d->searches.v[i]);
+    for (size_t i = 0; pc->searches && pc->searches[i]; i++)
+        strv_add_unique(&searches, pc->searches[i]);
+    for (size_t i = 0; i < d->options.n; i++) {
+        const char *o = d->options.v[i], *colon = strchr(o, ':');
+        set_option(&options, o, colon ? (size_t)(colon - o) : strlen(o), colon ? colon + 1 : NULL);
+    }
+    for (size_t i = 0; i < pc->n_options; i++)
+        set_option(&options, pc->options[i].name, strlen(pc->options[i].name),
+                   pc->options[i].value);
+    dns_conf_free(d);
+    *d = (dns_conf){servers, searches, options};
+}
+
+static void add_note(agent_pod_files_out *out, const char *reason, char *message)
+{
+    if (out->n_notes == MK_ARRAY_LEN(out->notes)) {
+        free(message);
+        return;
+    }
+    out->notes[out->n_notes++] =
+        (agent_pod_files_note){.reason = xstrdup(reason), .message = message, .warning = true};
+}
+
+static void limit_note(agent_pod_files_out *out, const char *what, const strv *kept,
+                       const strv *dropped)
+{
+    cleanup_free char *line = strv_join(kept);
+    cleanup_free char *gone = strv_join(dropped);
+    add_note(out, "DNSConfigForming",
+             xasprintf("%s limits were exceeded, some %s have been omitted, the applied %s line "
+                       "is: %s (omitted: %s)",
+                       what, !strcmp(what, "Nameserver") ? "nameservers" : "search paths",
+                       !strcmp(what, "Nameserver") ? "nameserver" : "search", line, gone));
+}
+
+/* The kubelet's limits: at most 3 nameservers; at most 32 search domains, none longer than 253
+ * characters, 2048 characters in all (the last ones go first). True when something was cut. */
+static bool fit_limits(dns_conf *d, agent_pod_files_out *out)
+{
+    strv kept = {0}, dropped = {0};
+    bool cut = false;
+    if (d->servers.n > DNS_MAX_NAMESERVERS) {
+        for (size_t i = DNS_MAX_NAMESERVERS; i < d->servers.n; i++)
+            strv_add(&dropped, MK_STEAL(d->servers.v[i]));
+        d->servers.n = DNS_MAX_NAMESERVERS;
+        limit_note(out, "Nameserver", &d->servers, &dropped);
+        strv_free(&dropped);
+        cut = true;
+    }
+    size_t chars = 0;
+    bool full = false; /* past the character limit: the rest goes too */
+    for (size_t i = 0; i < d->searches.n; i++) {
+        char *s = MK_STEAL(d->searches.v[i]);
+        size_t n = strlen(s);
+        if (i >= DNS_MAX_SEARCHES || n > DNS_MAX_SEARCH_LENGTH || full ||
+            chars + (kept.n ? 1 : 0) + n > DNS_MAX_SEARCH_CHARS) {
+            full = full || (i < DNS_MAX_SEARCHES && n <= DNS_MAX_SEARCH_LENGTH);
+            strv_add(&dropped, s);
+            continue;
+        }
+        chars += (kept.n ? 1 : 0) + n;
+        strv_add(&kept, s);
+    }
+    free(d->searches.v);
+    d->searches = kept;
+    if (dropped.n) {
+        limit_note(out, "Search Line", &d->searches, &dropped);
+        cut = true;
+    }
+    strv_free(&dropped);
+    return cut;
+}
+
+/* Written the way container runtimes write it: search, nameservers, options. */
+static char *resolv_text(const dns_conf *d)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = text_open(&buf, &len);
+    if (d->searches.n) {
+        cleanup_free char *line = strv_join(&d->searches);
+        fprintf(f, "search %s\n", line);
+    }
+    for (size_t i = 0; i < d->servers.n; i++)
+        fprintf(f, "nameserver %s\n", d->servers.v[i]);
+    if (d->options.n) {
+        cleanup_free char *line = strv_join(&d->options);
+        fprintf(f, "options %s\n", line);
+    }
+    text_close(f);
+    return buf;
+}
+
+typedef enum { DNS_HOST, DNS_CLUSTER, DNS_NONE } dns_kind;
+
+/* The kubelet's reading of dnsPolicy: ClusterFirst means Default on the host's network. */
+static dns_kind dns_kind_of(const podspec_pod *spec)
+{
+    const char *p = spec->dns_policy ? spec->dns_policy : "ClusterFirst";
+    if (!strcmp(p, "None"))
+        return DNS_NONE;
+    if (!strcmp(p, "Default") || (!strcmp(p, "ClusterFirst") && spec->host_network))
+        return DNS_HOST;
+    return DNS_CLUSTER;
+}
+
+static void missing_cluster_dns(const podspec_pod *spec, const char *uid, agent_pod_files_out *out)
+{
+    if (!uid || !*uid)
+        uid = spec->uid;
+    cleanup_free char *who = uid && *uid ? xasprintf("%s_%s(%s)", spec->name, spec->namespace_, uid)
+                                         : xasprintf("%s_%s", spec->name, spec->namespace_);
+    add_note(
+        out, "MissingClusterDNS",
+        xasprintf("pod: \"%s\". mini-kubelet does not have ClusterDNS IP configured and cannot "
+                  "create Pod using \"ClusterFirst\" policy. Falling back to \"Default\" "
+                  "policy.",
+                  who));
+}
+
+/* The pod's resolv.conf text: the base dnsPolicy gives (none, the network plugin's DNS or the
+ * host's file), dnsConfig merged in, cut to the resolver's limits. hostNetwork pods whose DNS is
+ * the host's, unchanged, get the host's file itself. */
+static int resolv_conf_text(const podspec_pod *spec, const agent_pod_files_in *in,
+                            agent_pod_files_out *out, char **text, mk_err *err)
+{
+    const char *path = in->host_resolv_path ? in->host_resolv_path : "/etc/resolv.conf";
+    dns_kind kind = dns_kind_of(spec);
+    dns_conf d = {0};
+    cleanup_free char *host = NULL;
+    bool from_host = false;
+    if (kind == DNS_CLUSTER)
+        missing_cluster_dns(spec, in->uid, out);
+    if (kind != DNS_NONE && !base_from_cni(in->net, &d)) {
+        if (read_host_file(path, &host, err) < 0)
+            return mk_err_wrap(err, "the host's DNS configuration");
+        cleanup_free char *scratch = xstrdup(host ? host : "");
+        parse_resolv(scratch, &d);
+        from_host = true;
+    }
+    if (spec->dns_config.present)
+        merge_pod_dns(&d, &spec->dns_config);
+    bool cut = fit_limits(&d, out);
+    if (in->host_network && from_host && !spec->dns_config.present && !cut)
+        *text = xstrdup(host ? host : "");
+    else
+        *text = resolv_text(&d);
+    dns_conf_free(&d);
+    return 0;
+}
+
+int agent_pod_files_write(const char *state_dir, const podspec_pod *spec,
+                          const agent_pod_files_in *in, agent_pod_files_out *out, mk_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    cleanup_free char *hosts = NULL, *resolv = NULL;
+    cleanup_free char *hline = xasprintf("%s\n", in->hostname);
+    int r = hosts_text(spec, in, &hosts, err);
+    if (r == 0)
+        r = resolv_conf_text(spec, in, out, &resolv, err);
+    const char *names[] = {"etc-hosts", "hostname", "resolv.conf"};
+    const char *texts[] = {hosts, hline, resolv};
+    for (size_t i = 0; r == 0 && i < MK_ARRAY_LEN(names); i++) {
+        cleanup_free char *path = xasprintf("%s/%s", state_dir, names[i]);
+        r = mk_write_file_atomic(path, texts[i], strlen(texts[i]), 0644, err);
     }
     if (r < 0)
-        return r;
-    cleanup_free char *hline = xasprintf("%s\n", hostname);
-    if ((r = mk_write_file_atomic(hn, hline, strlen(hline), 0644, err)) < 0)
-        return r;
-    return copy_host_file("/etc/resolv.conf", resolv, "", err);
-}
-
-int agent_pod_files_write2(const char *state_dir, const podspec_pod *spec,
-                           const agent_pod_files_in *in, agent_pod_files_out *out, mk_err *err)
-{
-    (void)spec;
-    memset(out, 0, sizeof(*out));
-    return agent_pod_files_write(state_dir, in->host_network, in->hostname, in->fqdn,
-                                 in->ipv4 ? in->ipv4 : in->ipv6, err);
+        agent_pod_files_out_free(out);
+    return r;
 }
 
 void agent_pod_files_out_free(agent_pod_files_out *out)

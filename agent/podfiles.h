@@ -35,13 +35,10 @@ void agent_checkpoint_free(agent_checkpoint *ck);
  * AGENT_GRACE_MAX_SEC. */
 int64_t agent_checkpoint_grace(const char *state_dir);
 
-/* /etc/hosts, /etc/hostname and /etc/resolv.conf of the pod, in state_dir (thread pool).
- * hostNetwork pods get the host's /etc/hosts; others a kubelet-style file whose last line
- * maps `ip` (or 127.0.1.1 while pods have no network) to the FQDN (if any) and hostname. */
-int agent_pod_files_write(const char *state_dir, bool host_network, const char *hostname,
-                          const char *fqdn, const char *ip, mk_err *err);
+/* What the pod's /etc/hosts, /etc/hostname and /etc/resolv.conf are made from. */
 typedef struct agent_pod_files_in {
     bool host_network;
+    const char *uid;              /* the pod's uid (messages); NULL: spec->uid */
     const char *hostname, *fqdn;  /* agent_pod_hostnames() */
     const char *ipv4, *ipv6;      /* the pod's addresses (hostNetwork: the host's); NULL: none */
     const rt_cni_result *net;     /* the network plugin's result (for its dns), or NULL */
@@ -57,9 +54,23 @@ typedef struct agent_pod_files_out {
     agent_pod_files_note notes[4];
     size_t n_notes;
 } agent_pod_files_out;
-/* Write state_dir/{etc-hosts,hostname,resolv.conf} for `spec` (thread pool). */
-int agent_pod_files_write2(const char *state_dir, const podspec_pod *spec,
-                           const agent_pod_files_in *in, agent_pod_files_out *out, mk_err *err);
+/* Write state_dir/{etc-hosts,hostname,resolv.conf} for `spec` (thread pool), as the kubelet
+ * makes them:
+ * - etc-hosts: hostNetwork pods get the host's file under a "(host network)" header; others a
+ *   generated file mapping each of the pod's addresses (127.0.1.1 when it has none) to the FQDN
+ *   (with a subdomain) and the hostname. spec.hostAliases follow under
+ *   "# Entries added by HostAliases.".
+ * - resolv.conf: dnsPolicy None starts empty; the others start from the network plugin's DNS
+ *   when it names nameservers, else from the host's resolv.conf. ClusterFirst (not on the host
+ *   network) and ClusterFirstWithHostNet fall back to that with a MissingClusterDNS note: there
+ *   is no cluster DNS on one node. spec.dnsConfig is merged in (nameservers and searches
+ *   appended without duplicates, options merged by name, the pod's winning), then cut to 3
+ *   nameservers and 32 search domains / 2048 characters with a DNSConfigForming note. A
+ *   hostNetwork pod whose DNS is the host's, unchanged, gets the host's file as it is.
+ * A missing host file counts as empty (etc-hosts then holds the localhost lines); other read
+ * errors fail. On failure out holds no notes. */
+int agent_pod_files_write(const char *state_dir, const podspec_pod *spec,
+                          const agent_pod_files_in *in, agent_pod_files_out *out, mk_err *err);
 void agent_pod_files_out_free(agent_pod_files_out *out);
 
 /* The pod's hostname (spec.hostname or the name, at most 63 characters) and, with a subdomain,

@@ -46,6 +46,7 @@ static void prune_instances(const agent_pod *pod, char **keep)
 static int write_pod_files(agent_pod *pod, sandbox_step *st, mk_err *err)
 {
     agent_pod_files_in in = {.host_network = st->spec->host_network,
+                             .uid = pod->uid,
                              .hostname = st->hostname,
                              .fqdn = st->fqdn,
                              .net = st->net};
@@ -55,7 +56,7 @@ static int write_pod_files(agent_pod *pod, sandbox_step *st, mk_err *err)
         in.ipv4 = st->net->pod_ipv4;
         in.ipv6 = st->net->pod_ipv6;
     }
-    return agent_pod_files_write2(pod->state_dir, st->spec, &in, &st->notes, err);
+    return agent_pod_files_write(pod->state_dir, st->spec, &in, &st->notes, err);
 }
 
 /* Start the shim in its cgroup; *shim_pid set on success. */

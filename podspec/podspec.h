@@ -40,6 +40,21 @@ typedef struct podspec_container {
     bool tty;
 } podspec_container;
 
+/* spec.dnsConfig: merged by the agent into the resolv.conf that dnsPolicy gives. */
+typedef struct podspec_dns_config {
+    bool present;        /* the manifest has a dnsConfig object (even an empty one) */
+    char **nameservers;  /* NULL-terminated IP addresses, or NULL */
+    char **searches;     /* NULL-terminated search domains, or NULL */
+    podspec_kv *options; /* name, value (NULL when the option has no value) */
+    size_t n_options;
+} podspec_dns_config;
+
+/* One spec.hostAliases entry: lines "ip<TAB>hostname" appended to the pod's /etc/hosts. */
+typedef struct podspec_host_alias {
+    char *ip;
+    char **hostnames; /* NULL-terminated, or NULL */
+} podspec_host_alias;
+
 typedef struct podspec_pod {
     /* where it came from */
     char *source_file; /* path as given to podspec_parse; may be NULL */
@@ -70,6 +85,9 @@ typedef struct podspec_pod {
     bool host_network, host_pid, host_ipc;
     bool share_process_namespace;
     bool enable_service_links; /* defaulted true */
+    podspec_dns_config dns_config;
+    podspec_host_alias *host_aliases;
+    size_t n_host_aliases;
 
     /* Set by the agent when it first accepts the pod (metadata.creationTimestamp); 0 = unset.
      * Not part of the hash. */

@@ -59,10 +59,10 @@ static const ps_field spec_fields[] = {
     {"affinity", IG, NULL},
     {"schedulerName", H, NULL},
     {"tolerations", IG, NULL},
-    {"hostAliases", U, NULL},
+    {"hostAliases", H, NULL},
     {"priorityClassName", IG, NULL},
     {"priority", IG, NULL},
-    {"dnsConfig", U, NULL},
+    {"dnsConfig", H, NULL},
     {"readinessGates", U, NULL},
     {"runtimeClassName", U, NULL},
     {"enableServiceLinks", H, NULL},
@@ -115,6 +115,22 @@ static const ps_field env_fields[] = {
     {"name", H, NULL},
     {"value", H, NULL},
     {"valueFrom", U, NULL},
+};
+
+static const ps_field dns_config_fields[] = {
+    {"nameservers", H, NULL},
+    {"searches", H, NULL},
+    {"options", H, NULL},
+};
+
+static const ps_field dns_option_fields[] = {
+    {"name", H, NULL},
+    {"value", H, NULL},
+};
+
+static const ps_field host_alias_fields[] = {
+    {"ip", H, NULL},
+    {"hostnames", H, NULL},
 };
 
 static const ps_field os_fields[] = {
@@ -238,6 +254,77 @@ static int decode_containers(ps_ctx *c, const ps_node *v, const char *path, pods
     return 0;
 }
 
+/* ---- DNS and host aliases ---------------------------------------------------------------- */
+
+static int dns_option_field(ps_ctx *c, void *obj, const char *name, const ps_node *v,
+                            const char *path)
+{
+    podspec_kv *kv = obj; /* a value stays NULL when absent: "ndots" and "ndots:" differ */
+    return ps_get_string(c, v, path, !strcmp(name, "name") ? &kv->name : &kv->value);
+}
+
+static int decode_dns_options(ps_ctx *c, podspec_dns_config *d, const ps_node *v, const char *path)
+{
+    int r = ps_expect_seq(c, v, path);
+    if (r <= 0 || v->n_items == 0)
+        return r;
+    d->options = xcalloc(v->n_items, sizeof(*d->options));
+    for (size_t i = 0; i < v->n_items; i++) {
+        char p[PS_PATH_MAX];
+        ps_path_index(p, path, i);
+        d->n_options++;
+        r = WALK(c, v->items[i], p, dns_option_fields, &d->options[i], dns_option_field);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+static int dns_config_field(ps_ctx *c, void *obj, const char *name, const ps_node *v,
+                            const char *path)
+{
+    podspec_dns_config *d = obj;
+    if (!strcmp(name, "nameservers"))
+        return ps_get_string_list(c, v, path, &d->nameservers);
+    if (!strcmp(name, "searches"))
+        return ps_get_string_list(c, v, path, &d->searches);
+    return decode_dns_options(c, d, v, path);
+}
+
+static int decode_dns_config(ps_ctx *c, podspec_pod *p, const ps_node *v, const char *path)
+{
+    int r = WALK(c, v, path, dns_config_fields, &p->dns_config, dns_config_field);
+    if (r == 0 && v && v->kind == PS_MAP)
+        p->dns_config.present = true; /* `dnsConfig: {}` is there; `dnsConfig: null` is not */
+    return r;
+}
+
+static int host_alias_field(ps_ctx *c, void *obj, const char *name, const ps_node *v,
+                            const char *path)
+{
+    podspec_host_alias *a = obj;
+    if (!strcmp(name, "ip"))
+        return ps_get_string(c, v, path, &a->ip);
+    return ps_get_string_list(c, v, path, &a->hostnames);
+}
+
+static int decode_host_aliases(ps_ctx *c, podspec_pod *p, const ps_node *v, const char *path)
+{
+    int r = ps_expect_seq(c, v, path);
+    if (r <= 0 || v->n_items == 0)
+        return r;
+    p->host_aliases = xcalloc(v->n_items, sizeof(*p->host_aliases));
+    for (size_t i = 0; i < v->n_items; i++) {
+        char ip[PS_PATH_MAX];
+        ps_path_index(ip, path, i);
+        p->n_host_aliases++;
+        r = WALK(c, v->items[i], ip, host_alias_fields, &p->host_aliases[i], host_alias_field);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
 /* ---- metadata and spec ------------------------------------------------------------------- */
 
 static int meta_field(ps_ctx *c, void *obj, const char *name, const ps_node *v, const char *path)
@@ -331,6 +418,10 @@ static int spec_field(ps_ctx *c, void *obj, const char *name, const ps_node *v, 
         return ps_get_string(c, v, path, &p->hostname);
     if (!strcmp(name, "subdomain"))
         return ps_get_string(c, v, path, &p->subdomain);
+    if (!strcmp(name, "dnsConfig"))
+        return decode_dns_config(c, p, v, path);
+    if (!strcmp(name, "hostAliases"))
+        return decode_host_aliases(c, p, v, path);
     if (!strcmp(name, "schedulerName")) {
         int r = ps_get_string(c, v, path, &p->scheduler_name);
         if (r == 0 && p->scheduler_name && *p->scheduler_name &&

@@ -95,6 +95,39 @@ static cJSON *container_json(const podspec_container *ct)
     return o;
 }
 
+static void add_host_aliases(cJSON *s, const podspec_pod *p)
+{
+    if (!p->n_host_aliases)
+        return;
+    cJSON *a = cJSON_AddArrayToObject(s, "hostAliases");
+    for (size_t i = 0; i < p->n_host_aliases; i++) {
+        cJSON *e = cJSON_CreateObject();
+        add_str(e, "ip", p->host_aliases[i].ip ? p->host_aliases[i].ip : "");
+        add_strv(e, "hostnames", p->host_aliases[i].hostnames);
+        cJSON_AddItemToArray(a, e);
+    }
+}
+
+/* Written whenever the manifest has it, even empty: dnsPolicy None depends on its presence. */
+static void add_dns_config(cJSON *s, const podspec_dns_config *d)
+{
+    if (!d->present)
+        return;
+    cJSON *o = cJSON_AddObjectToObject(s, "dnsConfig");
+    add_strv(o, "nameservers", d->nameservers);
+    add_strv(o, "searches", d->searches);
+    if (!d->n_options)
+        return;
+    cJSON *a = cJSON_AddArrayToObject(o, "options");
+    for (size_t i = 0; i < d->n_options; i++) {
+        cJSON *e = cJSON_CreateObject();
+        if (d->options[i].name && *d->options[i].name)
+            add_str(e, "name", d->options[i].name);
+        add_str(e, "value", d->options[i].value);
+        cJSON_AddItemToArray(a, e);
+    }
+}
+
 static cJSON *spec_json(const podspec_pod *p)
 {
     cJSON *s = cJSON_CreateObject();
@@ -120,6 +153,8 @@ static cJSON *spec_json(const podspec_pod *p)
     if (p->subdomain && *p->subdomain)
         add_str(s, "subdomain", p->subdomain);
     add_str(s, "schedulerName", p->scheduler_name);
+    add_host_aliases(s, p);
+    add_dns_config(s, &p->dns_config);
     cJSON_AddBoolToObject(s, "enableServiceLinks", p->enable_service_links);
     return s;
 }

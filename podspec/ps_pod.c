@@ -44,6 +44,18 @@ void ps_container_free(podspec_container *ct)
     memset(ct, 0, sizeof(*ct));
 }
 
+static void free_dns(podspec_pod *p)
+{
+    free_strv(p->dns_config.nameservers);
+    free_strv(p->dns_config.searches);
+    free_kv(p->dns_config.options, p->dns_config.n_options);
+    for (size_t i = 0; i < p->n_host_aliases; i++) {
+        free(p->host_aliases[i].ip);
+        free_strv(p->host_aliases[i].hostnames);
+    }
+    free(p->host_aliases);
+}
+
 void podspec_pod_free(podspec_pod *p)
 {
     if (!p)
@@ -65,6 +77,7 @@ void podspec_pod_free(podspec_pod *p)
     free(p->dns_policy);
     free(p->scheduler_name);
     free(p->node_name);
+    free_dns(p);
     free(p);
 }
 
@@ -114,6 +127,18 @@ static void dup_container(podspec_container *d, const podspec_container *s)
     d->termination_message_policy = xstrdup(s->termination_message_policy);
 }
 
+static void dup_dns(podspec_pod *d, const podspec_pod *s)
+{
+    d->dns_config.nameservers = dup_strv(s->dns_config.nameservers);
+    d->dns_config.searches = dup_strv(s->dns_config.searches);
+    d->dns_config.options = dup_kv(s->dns_config.options, s->dns_config.n_options);
+    d->host_aliases = s->host_aliases ? xcalloc(s->n_host_aliases, sizeof(*d->host_aliases)) : NULL;
+    for (size_t i = 0; i < s->n_host_aliases; i++) {
+        d->host_aliases[i].ip = xstrdup(s->host_aliases[i].ip);
+        d->host_aliases[i].hostnames = dup_strv(s->host_aliases[i].hostnames);
+    }
+}
+
 podspec_pod *podspec_pod_dup(const podspec_pod *p)
 {
     if (!p)
@@ -137,6 +162,7 @@ podspec_pod *podspec_pod_dup(const podspec_pod *p)
     d->dns_policy = xstrdup(p->dns_policy);
     d->scheduler_name = xstrdup(p->scheduler_name);
     d->node_name = xstrdup(p->node_name);
+    dup_dns(d, p);
     return d;
 }
 

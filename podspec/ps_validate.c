@@ -8,6 +8,14 @@
 #include <string.h>
 
 #define MAX_ANNOTATIONS_BYTES (256 * 1024)
+/* The API server's limits on spec.dnsConfig (glibc's resolver limits, expanded). */
+#define MAX_DNS_NAMESERVERS       3
+#define MAX_DNS_SEARCH_PATHS      32
+#define MAX_DNS_SEARCH_LIST_CHARS 2048
+/* How much of a refused list a message shows before "...". */
+#define LIST_SHOWN_MAX 400
+
+static const char ip_msg[] = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)";
 
 typedef struct vctx {
     ps_ctx *c;
@@ -42,6 +50,38 @@ static int invalid(ps_ctx *c, const char *path, const char *value, const char *w
 {
     char q[600];
     return ps_fail_path(c, path, path, "Invalid value: %s: %s", quote(value, q, sizeof(q)), why);
+}
+
+static bool is_ip(const char *s)
+{
+    unsigned char addr[16];
+    return inet_pton(AF_INET, s, addr) == 1 || inet_pton(AF_INET6, s, addr) == 1;
+}
+
+static size_t strv_len(char *const *v)
+{
+    size_t n = 0;
+    while (v && v[n])
+        n++;
+    return n;
+}
+
+/* "Invalid value: []string{"a", "b"}: why", the API server's rendering of a refused list (Go's
+ * %#v); a long list is cut short so that the reason stays in the message. */
+static int invalid_list(ps_ctx *c, const char *path, char *const *v, const char *why)
+{
+    char shown[LIST_SHOWN_MAX + 16], q[600];
+    size_t o = (size_t)snprintf(shown, sizeof(shown), "[]string{");
+    for (size_t i = 0; v && v[i]; i++) {
+        quote(v[i], q, sizeof(q));
+        if (o + strlen(q) + 2 > LIST_SHOWN_MAX) {
+            o += (size_t)snprintf(shown + o, sizeof(shown) - o, "%s...", i ? ", " : "");
+            break;
+        }
+        o += (size_t)snprintf(shown + o, sizeof(shown) - o, "%s%s", i ? ", " : "", q);
+    }
+    snprintf(shown + o, sizeof(shown) - o, "}");
+    return ps_fail_path(c, path, path, "Invalid value: %s: %s", shown, why);
 }
 
 static int unsupported_value(ps_ctx *c, const char *path, const char *value, const char *supported)
@@ -156,11 +196,8 @@ static int check_port(vctx *v, const char *cpath, size_t j, const podspec_port *
     if (r == 0)
         r = check_one_of(c, p, pt->protocol, protocols, "\"SCTP\", \"TCP\", \"UDP\"");
     ps_path_field(p, base, "hostIP");
-    unsigned char addr[16];
-    if (r == 0 && pt->host_ip && *pt->host_ip && inet_pton(AF_INET, pt->host_ip, addr) != 1 &&
-        inet_pton(AF_INET6, pt->host_ip, addr) != 1)
-        r = invalid(c, p, pt->host_ip,
-                    "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)");
+    if (r == 0 && pt->host_ip && *pt->host_ip && !is_ip(pt->host_ip))
+        r = invalid(c, p, pt->host_ip, ip_msg);
     ps_path_field(p, base, "containerPort");
     if (r == 0 && host_net && pt->host_port != pt->container_port)
         r = ps_fail_path(c, p, p,
@@ -297,6 +334,85 @@ static int check_containers(vctx *v, const podspec_pod *p)
     return 0;
 }
 
+/* ---- DNS and host aliases ---------------------------------------------------------------- */
+
+static int check_dns_searches(ps_ctx *c, char *const *searches)
+{
+    static const char path[] = "spec.dnsConfig.searches";
+    size_t n = strv_len(searches), chars = n ? n - 1 : 0; /* the spaces between them */
+    for (size_t i = 0; i < n; i++)
+        chars += strlen(searches[i]);
+    if (n > MAX_DNS_SEARCH_PATHS)
+        return invalid_list(c, path, searches, "must not have more than 32 search paths");
+    if (chars > MAX_DNS_SEARCH_LIST_CHARS)
+        return invalid_list(c, path, searches,
+                            "must not have more than 2048 characters (including spaces) in the "
+                            "search list");
+    for (size_t i = 0; i < n; i++) {
+        char at[PS_PATH_MAX];
+        ps_path_index(at, path, i);
+        size_t len = strlen(searches[i]); /* one trailing dot is fine: "example.com." */
+        char *name = xstrndup(searches[i], len && searches[i][len - 1] == '.' ? len - 1 : len);
+        int r = check_subdomain(c, at, name);
+        free(name);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+static int check_dns_config(ps_ctx *c, const podspec_pod *p)
+{
+    static const char path[] = "spec.dnsConfig.nameservers";
+    const podspec_dns_config *d = &p->dns_config;
+    bool none = !strcmp(p->dns_policy, "None");
+    if (none && !d->present)
+        return ps_fail_path(c, "spec.dnsConfig", "spec.dnsConfig",
+                            "Required value: must provide `dnsConfig` when `dnsPolicy` is None");
+    size_t n = strv_len(d->nameservers);
+    if (none && n == 0)
+        return ps_fail_path(c, path, path,
+                            "Required value: must provide at least one DNS nameserver when "
+                            "`dnsPolicy` is None");
+    if (n > MAX_DNS_NAMESERVERS)
+        return invalid_list(c, path, d->nameservers, "must not have more than 3 nameservers");
+    for (size_t i = 0; i < n; i++) {
+        char at[PS_PATH_MAX];
+        ps_path_index(at, path, i);
+        if (!is_ip(d->nameservers[i]))
+            return invalid(c, at, d->nameservers[i], ip_msg);
+    }
+    int r = check_dns_searches(c, d->searches);
+    for (size_t i = 0; r == 0 && i < d->n_options; i++) {
+        char at[PS_PATH_MAX];
+        ps_path_index(at, "spec.dnsConfig.options", i);
+        if (!d->options[i].name || !*d->options[i].name)
+            r = ps_fail_path(c, at, at, "Required value: must not be empty");
+    }
+    return r;
+}
+
+static int check_host_aliases(ps_ctx *c, const podspec_pod *p)
+{
+    for (size_t i = 0; i < p->n_host_aliases; i++) {
+        const podspec_host_alias *a = &p->host_aliases[i];
+        char base[PS_PATH_MAX], list[PS_PATH_MAX], at[PS_PATH_MAX];
+        ps_path_index(base, "spec.hostAliases", i);
+        ps_path_field(at, base, "ip");
+        const char *ip = a->ip ? a->ip : "";
+        if (!is_ip(ip))
+            return invalid(c, at, ip, ip_msg);
+        for (size_t j = 0; a->hostnames && a->hostnames[j]; j++) {
+            ps_path_field(list, base, "hostnames");
+            ps_path_index(at, list, j);
+            int r = check_subdomain(c, at, a->hostnames[j]);
+            if (r < 0)
+                return r;
+        }
+    }
+    return 0;
+}
+
 /* ---- pod spec ---------------------------------------------------------------------------- */
 
 static int check_spec_fields(ps_ctx *c, const podspec_pod *p)
@@ -309,16 +425,16 @@ static int check_spec_fields(ps_ctx *c, const podspec_pod *p)
     if (r == 0)
         r = check_one_of(c, "spec.dnsPolicy", p->dns_policy, dns,
                          "\"ClusterFirstWithHostNet\", \"ClusterFirst\", \"Default\", \"None\"");
-    if (r == 0 && !strcmp(p->dns_policy, "None") &&
-        ps_is_empty(ps_map_get(ps_map_get(c->root, "spec"), "dnsConfig")))
-        r = ps_fail_path(c, "spec.dnsConfig", "spec.dnsConfig",
-                         "Required value: must provide `dnsConfig` when `dnsPolicy` is None");
+    if (r == 0)
+        r = check_dns_config(c, p);
     if (r == 0 && p->node_name && *p->node_name)
         r = check_subdomain(c, "spec.nodeName", p->node_name);
     if (r == 0 && p->hostname && *p->hostname)
         r = check_label(c, "spec.hostname", p->hostname);
     if (r == 0 && p->subdomain && *p->subdomain)
         r = check_label(c, "spec.subdomain", p->subdomain);
+    if (r == 0)
+        r = check_host_aliases(c, p);
     if (r == 0 && p->termination_grace_period_seconds < 0)
         r = ps_fail_path(c, "spec.terminationGracePeriodSeconds",
                          "spec.terminationGracePeriodSeconds",
