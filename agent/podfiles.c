@@ -70,10 +70,13 @@ static void put_aliases(FILE *f, const podspec_pod *spec)
     if (spec->n_host_aliases == 0)
         return;
     fputs("\n# Entries added by HostAliases.\n", f);
+    /* one line per alias entry, its names separated by tabs, as the kubelet writes it */
     for (size_t i = 0; i < spec->n_host_aliases; i++) {
         const podspec_host_alias *a = &spec->host_aliases[i];
+        fprintf(f, "%s\t", a->ip);
         for (size_t j = 0; a->hostnames && a->hostnames[j]; j++)
-            fprintf(f, "%s\t%s\n", a->ip, a->hostnames[j]);
+            fprintf(f, "%s%s", j ? "\t" : "", a->hostnames[j]);
+        fputc('\n', f);
     }
 }
 

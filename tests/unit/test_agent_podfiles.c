@@ -172,7 +172,8 @@ static void test_hosts_aliases(void **state)
     fc.in.ipv4 = "10.88.0.5";
     files_case_write(&fc);
     char *want = xasprintf("%s%s10.88.0.5\tweb\n\n# Entries added by HostAliases.\n"
-                           "127.0.0.1\tfoo.local\n127.0.0.1\tbar.local\n10.1.2.3\tfoo.remote\n",
+                           "127.0.0.1\tfoo.local\tbar.local\n10.1.2.3\tfoo.remote\n"
+                           "fd00::9\t\n", /* no names: the kubelet still writes the line */
                            managed, local_lines);
     expect_file(&fc, "etc-hosts", want);
     free(want);
