@@ -70,6 +70,8 @@ struct agent_pod {
     bool sandbox_ready;        /* namespaces exist (and network configured) */
     struct rt_cni_result *net; /* the pod's network attachment (CNI result), NULL when none */
     bool net_stale;            /* the sandbox died: its attachment is to be removed now */
+    bool net_released;         /* the pod finished: its attachment was removed (net is kept for
+                                  the status) */
     int64_t created_ns;        /* creationTimestamp / config.seen */
     int64_t start_ns;          /* status.startTime: when the agent accepted the pod */
     agent_ctr *ctrs;           /* spec order */

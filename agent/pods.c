@@ -163,6 +163,7 @@ void agent_pod_set_net(agent_pod *pod, rt_cni_result *res)
         free(pod->net);
     }
     pod->net = res;
+    pod->net_released = false;
 }
 
 void agent_pod_local_annotations(const agent_pod *pod, podspec_kv kv[3], char buf[64])

@@ -75,8 +75,10 @@ static void clean_unknown(agent *a, const char *uid, bool shim_alive)
 }
 
 /* The network a live sandbox was attached with (its IPs for the status). False when the pod
- * should have an attachment and has no complete one (the agent died during the ADD). */
-static bool recover_network(agent *a, agent_pod *pod)
+ * should have an attachment and has no complete one although no container ever started in it:
+ * the agent died during the ADD. (A finished pod whose attachment was released has containers
+ * that ran.) */
+static bool recover_network(agent *a, agent_pod *pod, const rt_shim_status *st)
 {
     if (pod->spec->host_network)
         return true;
@@ -86,7 +88,7 @@ static bool recover_network(agent *a, agent_pod *pod)
         return true;
     }
     free(res);
-    return a->cfg.network_none;
+    return a->cfg.network_none || st->n_ctrs > 0;
 }
 
 static void recover_one(agent *a, const char *uid)
@@ -110,7 +112,7 @@ static void recover_one(agent *a, const char *uid)
     agent_checkpoint_free(&ck);
     pod->recovered = true;
     pod->desired = false;
-    if (alive && !recover_network(a, pod)) {
+    if (alive && !recover_network(a, pod, &st)) {
         /* a sandbox without its network must not run on as if it were whole */
         mk_warn("pod %s/%s: its sandbox (shim pid %d) has no complete network attachment; "
                 "recreating it",

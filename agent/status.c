@@ -397,7 +397,7 @@ void agent_status_update(agent_pod *pod, int64_t now_ns)
     s.host_ip = xstrdup(host_ip);
     if (pod->spec->host_network) {
         s.pod_ip = xstrdup(host_ip);
-    } else if (pod->net && pod->sandbox_ready) {
+    } else if (pod->net) {
         const char *v4 = pod->net->pod_ipv4, *v6 = pod->net->pod_ipv6;
         s.pod_ip = xstrdup(v4 ? v4 : v6);
         s.pod_ip6 = v4 ? xstrdup(v6) : NULL;

@@ -368,8 +368,32 @@ static void ckpt_done(pod_op *op)
     free(st);
 }
 
+static void release_work(pod_op *op)
+{
+    op->rc = agent_network_detach(&op->a->cfg, op->pod->uid, &op->err);
+}
+
+static void release_done(pod_op *op)
+{
+    agent_pod *pod = op->pod;
+    pod->net_released = true; /* status keeps showing the last IP, as the kubelet's does */
+    if (op->rc < 0)
+        mk_warn("pod %s/%s: releasing the network of the finished pod: %s (retried when the pod "
+                "is removed)",
+                pod->spec->namespace_, pod->spec->name, op->err.msg);
+    else
+        mk_info("pod %s/%s: %s; its network attachment is released", pod->spec->namespace_,
+                pod->spec->name, pod->terminal_phase);
+}
+
 static void step_active(agent_pod *pod, int64_t now)
 {
+    if (pod->terminal_phase && pod->net && !pod->net_released && !agent_pod_any_running(pod)) {
+        /* nothing will run in it again: its address goes back, as the kubelet stops the
+         * sandbox of a finished pod */
+        agent_pod_op(pod, release_work, release_done, NULL);
+        return;
+    }
     if (pod->checkpoint_dirty) {
         pod->checkpoint_dirty = false;
         ckpt_step *st = xcalloc(1, sizeof(*st));
