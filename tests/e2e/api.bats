@@ -131,7 +131,7 @@ code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 
 @test "a non-loopback listen address without a TLS certificate is refused at start" {
     run timeout 10 "$MK" --root-dir "$MK_ROOT/other" --manifest-dir "$MK_MANIFESTS" --listen 0.0.0.0:0 \
-        --socket "$MK_ROOT/other.sock"
+        --socket "$MK_ROOT/other.sock" --network=none
     [ "$status" -ne 0 ]
     [[ "$output" == *"--tls-cert-file"* ]]
 }

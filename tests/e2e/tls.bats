@@ -18,7 +18,7 @@ setup_file() {
     export MK_TLS MK_URL CURL_CA_BUNDLE
     "$MK" --root-dir "$MK_ROOT" --manifest-dir "$MK_MANIFESTS" --listen "0.0.0.0:$MK_PORT" \
         --tls-cert-file "$MK_TLS/cert.pem" --tls-key-file "$MK_TLS/key.pem" \
-        --log-level debug --backoff-scale 0.1 >>"$MK_ROOT/agent.log" 2>&1 &
+        --log-level debug --backoff-scale 0.1 --network=none >>"$MK_ROOT/agent.log" 2>&1 &
     MK_AGENT_PID=$!
     export MK_AGENT_PID
     wait_until 20 curl -sf --cacert "$MK_TLS/cert.pem" "$MK_URL/healthz"
@@ -39,7 +39,7 @@ refused_start() {
     local root
     root=$(mktemp -d /tmp/mkl-e2e-tls.XXXXXX)
     mkdir -p "$root/manifests"
-    run timeout 20 "$MK" --root-dir "$root" --manifest-dir "$root/manifests" --log-level info "$@"
+    run timeout 20 "$MK" --root-dir "$root" --manifest-dir "$root/manifests" --log-level info --network=none "$@"
     "$MK" down --root-dir "$root" >/dev/null 2>&1 || true
     rm -rf "$root"
 }
@@ -128,7 +128,7 @@ refused_start() {
     root=$(mktemp -d /tmp/mkl-e2e-tls.XXXXXX)
     mkdir -p "$root/manifests"
     port=$(free_port)
-    "$MK" --root-dir "$root" --manifest-dir "$root/manifests" --listen "127.0.0.1:$port" \
+    "$MK" --root-dir "$root" --manifest-dir "$root/manifests" --listen "127.0.0.1:$port" --network=none \
         >"$root/agent.log" 2>&1 &
     pid=$!
     wait_until 20 curl -sf "http://127.0.0.1:$port/healthz" || true
