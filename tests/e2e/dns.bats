@@ -24,6 +24,7 @@ kind: Pod
 metadata:
   name: web
 spec:
+  terminationGracePeriodSeconds: 1
   hostname: front
   subdomain: team
   hostAliases:
@@ -62,6 +63,7 @@ kind: Pod
 metadata:
   name: none
 spec:
+  terminationGracePeriodSeconds: 1
   dnsPolicy: "None"
   dnsConfig:
     nameservers: ["192.0.2.53", "2001:db8::53"]
@@ -81,6 +83,7 @@ kind: Pod
 metadata:
   name: dflt
 spec:
+  terminationGracePeriodSeconds: 1
   dnsPolicy: Default
   dnsConfig:
     nameservers: ["192.0.2.54"]
@@ -118,6 +121,7 @@ kind: Pod
 metadata:
   name: hn
 spec:
+  terminationGracePeriodSeconds: 1
   hostNetwork: true
   hostAliases:
   - ip: "192.0.2.11"
