@@ -328,13 +328,17 @@ static void run_done(void *arg, int status, int exit_code, const char *out, size
     api_respond(c, 200, TEXT_PLAIN, hdr, out, out ? out_len : 0);
 }
 
-/* The kubelet splits `cmd` on single spaces; empty words are dropped here. */
+/* The kubelet splits `cmd` on every single space, so two spaces make an empty word, as they
+ * do there. (An empty command is refused before this.) */
 static char **split_cmd(char *cmd)
 {
     size_t n = 0;
-    char **argv = xcalloc(strlen(cmd) / 2 + 2, sizeof(*argv));
-    for (char *save = NULL, *w = strtok_r(cmd, " ", &save); w; w = strtok_r(NULL, " ", &save))
-        argv[n++] = w;
+    char **argv = xcalloc(strlen(cmd) + 2, sizeof(*argv));
+    argv[n++] = cmd;
+    for (char *sp = strchr(cmd, ' '); sp; sp = strchr(sp + 1, ' ')) {
+        *sp = '\0';
+        argv[n++] = sp + 1;
+    }
     argv[n] = NULL;
     return argv;
 }
@@ -371,7 +375,7 @@ static void h_run(api_conn *c, api_request *req)
     char **argv = cmd ? split_cmd(cmd) : NULL;
     if (argv)
         api_conn_hold(c, argv);
-    if (!argv || !argv[0]) {
+    if (!argv || !argv[0][0]) {
         api_respond_status(c, 400, NULL, "BadRequest",
                            "missing command: pass ?cmd=<words separated by spaces>");
         return;

@@ -84,6 +84,10 @@ code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
         'http://localhost/run/lab/box/sh?cmd=ls+/no-such-dir'
     [[ "$output" == *"no-such-dir"* ]]
     grep -qi '^X-Exit-Code: [1-9]' "$BATS_TEST_TMPDIR/h"
+    # two spaces make an empty word, as with the kubelet: printf gets "[%s]" "" "x"
+    run curl -s --unix-socket "$MK_SOCK" -XPOST \
+        'http://localhost/run/lab/box/sh?cmd=printf+%5B%25s%5D++x'
+    [ "$output" = "[][x]" ]
     # a command that does not exist: 127, like a shell
     run curl -s -D "$BATS_TEST_TMPDIR/h" --unix-socket "$MK_SOCK" -XPOST \
         'http://localhost/run/lab/box/sh?cmd=no-such-command'
