@@ -4,8 +4,10 @@
  * failed), so the shim is never the agent's child: it survives the agent and is reaped by
  * init. The shim joins the pod cgroup, becomes a child subreaper, unshares the pod's mount,
  * net, ipc and uts namespaces (a pid namespace too with --share-pid, whose pid 1 is a small
- * reaper forked here), sets the hostname, brings lo up, and serves its socket.
+ * reaper shown to the pod as /pause, see pod_init.c), sets the hostname, brings lo up, and
+ * serves its socket.
  */
+#include "pod_init.h"
 #include "shim.h"
 #include "shim_sys.h"
 
@@ -47,7 +49,7 @@ static const char usage_text[] =
     "  --host-network       stay in the host's network and UTS namespaces\n"
     "  --host-ipc           stay in the host's IPC namespace\n"
     "  --host-pid           containers stay in the host's pid namespace\n"
-    "  --share-pid          one pid namespace for the pod, with a reaper as pid 1\n"
+    "  --share-pid          one pid namespace for the pod, with a reaper (/pause) as pid 1\n"
     "  --cgroup-procs FILE  join this cgroup.procs first (repeatable)\n"
     "  --foreground         do not detach (debugging)\n"
     "  --help, --version\n"
@@ -270,55 +272,6 @@ static int enter_namespaces(shim_ctx *ctx, char *msg, size_t len)
     return 0;
 }
 
-/* pid 1 of the pod's pid namespace: reap orphans until the shim goes away. */
-static void __attribute__((noreturn)) pod_init(int alive_fd)
-{
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    prctl(PR_SET_NAME, "pod-init");
-    struct pollfd pf = {alive_fd, POLLIN, 0};
-    if (poll(&pf, 1, 0) != 0) /* the shim already died (or wrote: it never does) */
-        _exit(0);
-    sigset_t all;
-    sigfillset(&all);
-    sigprocmask(SIG_BLOCK, &all, NULL);
-    sigset_t chld;
-    sigemptyset(&chld);
-    sigaddset(&chld, SIGCHLD);
-    for (;;) {
-        while (waitpid(-1, NULL, WNOHANG) > 0)
-            ;
-        sigwaitinfo(&chld, NULL);
-    }
-}
-
-static int start_pod_init(shim_ctx *ctx, char *msg, size_t len)
-{
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) < 0)
-        return fail(msg, len, "pipe", errno);
-    if (unshare(CLONE_NEWPID) < 0) {
-        close(p[0]);
-        close(p[1]);
-        return fail(msg, len, "unshare pod pid namespace", errno);
-    }
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(p[0]);
-        close(p[1]);
-        return fail(msg, len, "fork pod init", errno);
-    }
-    if (pid == 0) {
-        if (dup2(p[0], 3) < 0)
-            _exit(1);
-        shim_sys_close_range(4, ~0U, 0);
-        pod_init(3);
-    }
-    close(p[0]);
-    ctx->init_pipe = p[1];
-    ctx->init_pid = pid;
-    return 0;
-}
-
 static int write_pid_file(shim_ctx *ctx, char *msg, size_t len)
 {
     char buf[32], tmp[64];
@@ -361,7 +314,7 @@ static int setup(shim_ctx *ctx, char *msg, size_t len)
         return fail(msg, len, "open /proc/self/ns/pid", errno);
     if (enter_namespaces(ctx, msg, len) < 0)
         return -1;
-    if (ctx->o.share_pid && start_pod_init(ctx, msg, len) < 0)
+    if (ctx->o.share_pid && shim_pod_init_start(ctx, msg, len) < 0)
         return -1;
     if (shim_loop_init(ctx) < 0) {
         snprintf(msg, len, "serve %s/%s: %s", ctx->o.run_dir, SHIM_SOCK_NAME, strerror(errno));
@@ -434,6 +387,8 @@ static int run_shim(shim_ctx *ctx, int ready_fd)
 
 int main(int argc, char **argv)
 {
+    if (shim_pod_init_is_me(argc, argv))
+        shim_pod_init_main();
     shim_ctx ctx;
     memset(&ctx, 0, sizeof(ctx));
     ctx.run_dirfd = ctx.pidns_fd = ctx.init_pipe = ctx.epfd = ctx.sigfd = ctx.lfd = -1;

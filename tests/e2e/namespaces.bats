@@ -84,6 +84,15 @@ teardown_file() {
     [ "$(echo "$output" | grep -c 'sleep 3600')" -ge 2 ]
 }
 
+@test "shareProcessNamespace: the pod's pid 1 is /pause, with no host path in its command line" {
+    [ "$(api_sock '/run/default/shared/a?cmd=cat+/proc/1/cmdline' -XPOST | od -An -c | tr -d ' \n')" = '/pause\0' ]
+    run api_sock '/run/default/shared/b?cmd=cat+/proc/1/comm' -XPOST
+    [ "$output" = pause ]
+    # ps: PID USER COMMAND, and pid 1's command is the one word /pause
+    run api_sock '/run/default/shared/a?cmd=ps' -XPOST
+    [ "$(echo "$output" | awk '$1 == 1 {print NF, $3}')" = "3 /pause" ]
+}
+
 @test "without shareProcessNamespace a container is pid 1 of its own namespace" {
     uid=$(pod_uid twins)
     pa=$(ctr_pid "$uid" a)

@@ -5,6 +5,7 @@
  */
 #include "shim_client.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -169,6 +170,95 @@ static bool wait_gone(pid_t pid)
 {
     int64_t end = mk_monotonic_ns() + (int64_t)DEADLINE_S * 1000000000;
     while (!shim_gone(pid)) {
+        if (mk_monotonic_ns() > end)
+            return false;
+        usleep(10000);
+    }
+    return true;
+}
+
+/* The raw bytes of /proc/<pid>/<name> (up to len), or -1. */
+static ssize_t proc_read(pid_t pid, const char *name, char *buf, size_t len)
+{
+    char p[64];
+    snprintf(p, sizeof(p), "/proc/%d/%s", (int)pid, name);
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, len);
+    close(fd);
+    return n;
+}
+
+/* The pod's pid 1 re-executes itself as /pause after the shim forked it: wait for that. */
+static bool wait_pause(pid_t pid)
+{
+    static const char want[] = "/pause"; /* with its NUL: one argument */
+    int64_t end = mk_monotonic_ns() + (int64_t)DEADLINE_S * 1000000000;
+    for (;;) {
+        char buf[256];
+        ssize_t n = proc_read(pid, "cmdline", buf, sizeof(buf));
+        if (n == sizeof(want) && memcmp(buf, want, sizeof(want)) == 0)
+            return true;
+        if (mk_monotonic_ns() > end)
+            return false;
+        usleep(10000);
+    }
+}
+
+/* The fds of a process: a bit per fd number below 64, and any higher one sets bit 63. */
+static uint64_t open_fds(pid_t pid)
+{
+    char p[64];
+    snprintf(p, sizeof(p), "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(p);
+    assert_non_null(d);
+    uint64_t set = 0;
+    struct dirent *de;
+    while ((de = readdir(d)))
+        if (de->d_name[0] != '.') {
+            int fd = atoi(de->d_name);
+            set |= 1ull << (fd < 63 ? fd : 63);
+        }
+    closedir(d);
+    return set;
+}
+
+static void fd_target(pid_t pid, int fd, char *out, size_t len)
+{
+    char p[64];
+    snprintf(p, sizeof(p), "/proc/%d/fd/%d", (int)pid, fd);
+    ssize_t n = readlink(p, out, len - 1);
+    assert_true(n > 0);
+    out[n] = 0;
+}
+
+/* The first child of pid (an orphan the pod's init took over), or 0 by the deadline. */
+static pid_t wait_child(pid_t pid)
+{
+    char name[64], buf[256];
+    snprintf(name, sizeof(name), "task/%d/children", (int)pid);
+    int64_t end = mk_monotonic_ns() + (int64_t)DEADLINE_S * 1000000000;
+    for (;;) {
+        ssize_t n = proc_read(pid, name, buf, sizeof(buf) - 1);
+        if (n > 0) {
+            buf[n] = 0;
+            return (pid_t)atoi(buf);
+        }
+        if (mk_monotonic_ns() > end)
+            return 0;
+        usleep(10000);
+    }
+}
+
+/* Whether the process left no zombie behind by the deadline: someone waited for it. */
+static bool wait_reaped(pid_t pid)
+{
+    char p[64];
+    struct stat st;
+    snprintf(p, sizeof(p), "/proc/%d", (int)pid);
+    int64_t end = mk_monotonic_ns() + (int64_t)DEADLINE_S * 1000000000;
+    while (stat(p, &st) == 0) {
         if (mk_monotonic_ns() > end)
             return false;
         usleep(10000);
@@ -537,6 +627,59 @@ static void test_shared_pid_and_shutdown(void **state)
     assert_int_equal(rt_shim_status_get(f->run_dir, &s, &err), -ENOENT);
 }
 
+/* What a container of a shared pid namespace sees as pid 1: /pause, nothing of the host. */
+static void test_pod_init_is_pause(void **state)
+{
+    fixture *f = *state;
+    if (!f)
+        skip();
+    spawn(f, true);
+    mk_err err;
+    rt_shim_status s;
+    assert_int_equal(rt_shim_status_get(f->run_dir, &s, &err), 0);
+    pid_t init = s.pod_init_pid;
+    rt_shim_status_free(&s);
+    assert_true(init > 0);
+    assert_true(wait_pause(init));
+    char buf[PATH_MAX], real[PATH_MAX];
+    assert_int_equal(proc_read(init, "comm", buf, sizeof(buf)), 6);
+    assert_memory_equal(buf, "pause\n", 6);
+    assert_int_equal(proc_read(init, "environ", buf, sizeof(buf)), 0);
+    /* pid 1 of its namespace, and still the shim's executable (no pause binary on disk) */
+    assert_true(proc_read(init, "status", buf, sizeof(buf) - 1) > 0);
+    buf[sizeof(buf) - 1] = 0;
+    char *nspid = strstr(buf, "NSpid:");
+    assert_non_null(nspid);
+    assert_int_equal(atoi(strrchr(strtok(nspid, "\n"), '\t') + 1), 1);
+    snprintf(buf, sizeof(buf), "/proc/%d/exe", (int)init);
+    ssize_t n = readlink(buf, real, sizeof(real) - 1);
+    assert_true(n > 0);
+    real[n] = 0;
+    assert_non_null(realpath(f->shim, buf));
+    assert_string_equal(real, buf);
+    /* stdio on /dev/null and the shim's pipe: no log file, socket or directory of the host */
+    assert_int_equal(open_fds(init), 0xf);
+    for (int fd = 0; fd < 3; fd++) {
+        fd_target(init, fd, buf, sizeof(buf));
+        assert_string_equal(buf, "/dev/null");
+    }
+    fd_target(init, 3, buf, sizeof(buf));
+    assert_memory_equal(buf, "pipe:", 5);
+
+    /* it reaps an orphan of the pod, and dies with the shim even when that gets no chance to
+       stop it */
+    char *argv[] = {"/bin/busybox", "sh", "-c", "/bin/busybox sleep 1000 & exit 0", NULL};
+    start(f, "a", "orph", argv, NULL);
+    assert_non_null(wait_event(f, RT_SHIM_EV_EXITED, "orph", 0));
+    pid_t orphan = wait_child(init);
+    assert_true(orphan > 0);
+    assert_int_equal(kill(orphan, SIGKILL), 0);
+    assert_true(wait_reaped(orphan));
+    assert_int_equal(kill(f->shim_pid, SIGKILL), 0);
+    assert_true(wait_gone(f->shim_pid));
+    assert_true(wait_gone(init));
+}
+
 static void test_sigterm_stops_and_spawn_errors(void **state)
 {
     fixture *f = *state;
@@ -571,6 +714,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_exit_code_failure_and_replay, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exec, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shared_pid_and_shutdown, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pod_init_is_pause, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigterm_stops_and_spawn_errors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
