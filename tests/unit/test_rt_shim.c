@@ -180,7 +180,7 @@ static bool wait_gone(pid_t pid)
 /* The raw bytes of /proc/<pid>/<name> (up to len), or -1. */
 static ssize_t proc_read(pid_t pid, const char *name, char *buf, size_t len)
 {
-    char p[64];
+    char p[128];
     snprintf(p, sizeof(p), "/proc/%d/%s", (int)pid, name);
     int fd = open(p, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
