@@ -107,6 +107,8 @@ typedef struct shim_ctx {
     int epfd, sigfd, lfd;
     shim_watch lw, sw;
     sigset_t oldmask;
+    char *args;      /* the shim's command line in memory (argv[0] .. the last NUL) */
+    size_t args_len; /* children overwrite it: their cmdline must not show host paths */
     shim_ctr *ctrs;
     shim_execp *execs;
     shim_conn *conns;
@@ -146,6 +148,9 @@ size_t shim_broadcast(shim_ctx *ctx, const shim_msg *m);
 void shim_conn_busy(shim_ctx *ctx, shim_conn *c);
 void shim_conn_unbusy(shim_ctx *ctx, shim_conn *c);
 /* Restore the signal state a child of the shim should start with. */
+/* First thing in every forked child: default signal handlers and mask, and a command line
+ * that reads "mini-kubelet-shim" (the pod's processes can see it; the shim's own names host
+ * paths). */
 void shim_child_signals(const shim_ctx *ctx);
 
 /* shim_ctr.c */

@@ -33,6 +33,15 @@ void shim_child_signals(const shim_ctx *ctx)
     for (size_t i = 0; i < sizeof(handled_signals) / sizeof(handled_signals[0]); i++)
         signal(handled_signals[i], SIG_DFL);
     sigprocmask(SIG_SETMASK, &ctx->oldmask, NULL);
+    /* This child's copy of the argument area: the title, then NULs, and a last byte that is
+     * not NUL, so that the kernel reads the command line up to the title's NUL only (the
+     * setproctitle convention) instead of the whole area. */
+    static const char title[] = "mini-kubelet-shim";
+    if (ctx->args && ctx->args_len > sizeof(title)) {
+        memset(ctx->args, 0, ctx->args_len);
+        memcpy(ctx->args, title, sizeof(title));
+        ctx->args[ctx->args_len - 1] = ' ';
+    }
 }
 
 int shim_watch_add(shim_ctx *ctx, shim_watch *w, uint32_t events)

@@ -392,6 +392,10 @@ int main(int argc, char **argv)
     shim_ctx ctx;
     memset(&ctx, 0, sizeof(ctx));
     ctx.run_dirfd = ctx.pidns_fd = ctx.init_pipe = ctx.epfd = ctx.sigfd = ctx.lfd = -1;
+    if (argc > 0) { /* the arguments lie one after the other, each with its NUL */
+        ctx.args = argv[0];
+        ctx.args_len = (size_t)(argv[argc - 1] + strlen(argv[argc - 1]) + 1 - argv[0]);
+    }
     int r = parse_opts(argc, argv, &ctx.o);
     if (r != 0) {
         free(ctx.o.cgroup_procs);

@@ -91,6 +91,11 @@ teardown_file() {
     # ps: PID USER COMMAND, and pid 1's command is the one word /pause
     run api_sock '/run/default/shared/a?cmd=ps' -XPOST
     [ "$(echo "$output" | awk '$1 == 1 {print NF, $3}')" = "3 /pause" ]
+    # no process of the pod shows a host path: the exec's own helper (the parent of this ps)
+    # reads just "mini-kubelet-shim"
+    [[ "$output" != *"$MK_ROOT"* ]]
+    [[ "$output" != *"--run-dir"* ]]
+    echo "$output" | grep -qE '^ *[0-9]+ +root +mini-kubelet-shim *$'
 }
 
 @test "without shareProcessNamespace a container is pid 1 of its own namespace" {
