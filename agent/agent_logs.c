@@ -1,6 +1,11 @@
 /* agent_logs.c - container logs for the API: pick the instance as the kubelet does, read its
  * CRI log in the thread pool, and follow it until the instance stops.
  *
+ * Memory: a log is read in passes (the first one with tail/since/limit, then one per change
+ * while following), each pass in chunks of LOG_CHUNK bytes: one chunk is read in the thread
+ * pool, handed to the client, and only then is the next one read. A stream holds one reader
+ * (bounded, see crilog.h) and one chunk at a time, whatever the size of the log.
+ *
  * Lifetime: a stream holds references for its owner (dropped when done() has run or on
  * cancel), for a work item in flight, for each open libuv handle and for each call into the
  * user's callbacks. It is freed when the last reference goes, so cancel is safe at any moment,
@@ -15,6 +20,7 @@
 
 #define FOLLOW_CHECK_MS 1000 /* forced re-check, as the kubelet's logForceCheckPeriod */
 #define CTR_ID_PREFIX   "mini-kubelet://"
+#define LOG_CHUNK       RT_CRILOG_CHUNK
 
 typedef struct log_stream {
     agent_api_stream base;
@@ -40,14 +46,15 @@ typedef struct log_stream {
     uv_fs_event_t fsev;
     bool fsev_open;
 
-    /* the read in flight (thread pool) */
+    /* the pass being read; a read of its next chunk may be in flight (thread pool) */
     uv_work_t work;
     bool busy;
-    bool initial;
-    off_t offset;
-    char *buf;
-    size_t len;
-    int rc;
+    bool initial;         /* the pass is the first one */
+    off_t offset;         /* where the next pass starts */
+    rt_crilog_reader *rd; /* the pass's reader, NULL between passes */
+    const char *chunk;    /* the chunk read, inside rd */
+    size_t chunk_len;
+    int rc; /* of the read: 1 a chunk, 0 the pass is over, < 0 an error */
     mk_err werr;
 } log_stream;
 
@@ -57,7 +64,7 @@ static void unref(log_stream *s)
 {
     if (--s->refs > 0)
         return;
-    free(s->buf);
+    rt_crilog_close(s->rd);
     free(s->path);
     free(s->ctr);
     free(s);
@@ -144,11 +151,16 @@ static bool instance_running(const log_stream *s)
 static void read_work(uv_work_t *w)
 {
     log_stream *s = w->data;
-    if (s->initial)
-        s->rc = rt_crilog_read(s->path, &s->opts, &s->buf, &s->len, &s->offset, &s->werr);
-    else
-        s->rc =
-            rt_crilog_read_from(s->path, &s->offset, &s->follow_opts, &s->buf, &s->len, &s->werr);
+    if (!s->rd) {
+        if (s->initial)
+            s->rc = rt_crilog_open(s->path, &s->opts, LOG_CHUNK, &s->rd, &s->werr);
+        else
+            s->rc =
+                rt_crilog_open_at(s->path, s->offset, &s->follow_opts, LOG_CHUNK, &s->rd, &s->werr);
+        if (s->rc < 0)
+            return;
+    }
+    s->rc = rt_crilog_next(s->rd, &s->chunk, &s->chunk_len, &s->werr);
 }
 
 static void on_change(log_stream *s)
@@ -195,19 +207,29 @@ static void start_watching(log_stream *s)
     }
 }
 
-/* After a read: send the text, then decide whether to go on following. */
+/* After a read: send the chunk and read the next one, or at the end of a pass decide whether
+ * to go on following. */
 static void after_read(log_stream *s)
 {
-    bool was_initial = s->initial;
-    s->initial = false;
     if (s->rc < 0) {
         mk_err e = s->werr;
         finish(s, s->rc, &e);
         return;
     }
-    cleanup_free char *buf = MK_STEAL(s->buf);
-    if (!emit(s, buf, s->len))
+    if (s->rc > 0) {
+        if (!emit(s, s->chunk, s->chunk_len))
+            return;
+        if (s->limit_left == 0)
+            finish(s, 0, NULL);
+        else
+            read_next(s);
         return;
+    }
+    s->offset = rt_crilog_offset(s->rd);
+    rt_crilog_close(s->rd);
+    s->rd = NULL;
+    bool was_initial = s->initial;
+    s->initial = false;
     if (!s->follow || s->last_read || s->limit_left == 0) {
         finish(s, 0, NULL);
         return;
@@ -244,9 +266,8 @@ static void on_read_done(uv_work_t *w, int status)
 /* Start a read in the thread pool; < 0 (libuv error) if it could not be queued. */
 static int queue_read(log_stream *s)
 {
-    free(s->buf);
-    s->buf = NULL;
-    s->len = 0;
+    s->chunk = NULL;
+    s->chunk_len = 0;
     s->rc = 0;
     s->work.data = s;
     int r = uv_queue_work(s->a->loop, &s->work, read_work, on_read_done);

@@ -17,9 +17,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
-#define BLOCK   65536
-#define REC_MAX (1024 * 1024) /* longer file lines are not records; they are skipped */
+#define BLOCK   RT_CRILOG_REC_MAX
+#define REC_MAX RT_CRILOG_REC_MAX /* longer file lines are not records; they are skipped */
 
 /* ---- parsing ------------------------------------------------------------------------------ */
 
@@ -126,20 +127,33 @@ typedef struct pending {
     char *buf;
     size_t len, cap;
     bool active;    /* a P run is open */
+    bool spilled;   /* it outgrew RT_CRILOG_JOIN_MAX: its records go out where they sit */
+    bool prefixed;  /* spilled: its timestamp prefix has gone out */
     int64_t ts_ns;  /* timestamp of its first record */
     off_t last_off; /* offset of its last record */
 } pending;
 
 typedef struct reader {
     const rt_crilog_opts *o;
-    bool apply_limit;
     off_t cut; /* lines whose last record starts before this are dropped (tail) */
     char *out;
-    size_t len, cap;
+    size_t len, cap, cap_max;
     int64_t remain; /* bytes still allowed; < 0 unlimited */
     bool full;      /* limit reached: stop reading */
     pending pend[2];
 } reader;
+
+/* Grow *buf to hold need bytes: doubling, but not beyond limit unless need is (it never is:
+ * limit is the most one chunk or one joined run can take). */
+static void grow(char **buf, size_t *cap, size_t need, size_t limit)
+{
+    if (need <= *cap)
+        return;
+    size_t c = *cap ? *cap * 2 : 4096;
+    c = c > limit ? limit : c;
+    *cap = c < need ? need : c;
+    *buf = xrealloc(*buf, *cap);
+}
 
 static void out_append(reader *rd, const char *p, size_t n)
 {
@@ -149,10 +163,7 @@ static void out_append(reader *rd, const char *p, size_t n)
         n = (size_t)rd->remain;
         rd->full = true;
     }
-    if (rd->len + n + 1 > rd->cap) {
-        rd->cap = (rd->len + n + 1) * 2;
-        rd->out = xrealloc(rd->out, rd->cap);
-    }
+    grow(&rd->out, &rd->cap, rd->len + n + 1, rd->cap_max);
     memcpy(rd->out + rd->len, p, n);
     rd->len += n;
     rd->out[rd->len] = '\0';
@@ -160,22 +171,84 @@ static void out_append(reader *rd, const char *p, size_t n)
         rd->remain -= (int64_t)n;
 }
 
+static void out_prefix(reader *rd, int64_t ts_ns)
+{
+    if (!rd->o->timestamps)
+        return;
+    char ts[48];
+    mk_format_rfc3339_nano(ts_ns, ts, sizeof(ts));
+    size_t tl = strlen(ts);
+    ts[tl++] = ' ';
+    out_append(rd, ts, tl);
+}
+
+static bool wanted(const reader *rd, int64_t ts_ns, off_t off)
+{
+    return off >= rd->cut && !(rd->o->since_ns > 0 && ts_ns < rd->o->since_ns);
+}
+
 static void emit_line(reader *rd, int64_t ts_ns, const char *a, size_t an, const char *b, size_t bn,
                       bool newline)
 {
     if (rd->o->since_ns > 0 && ts_ns < rd->o->since_ns)
         return;
-    if (rd->o->timestamps) {
-        char ts[48];
-        mk_format_rfc3339_nano(ts_ns, ts, sizeof(ts));
-        size_t tl = strlen(ts);
-        ts[tl++] = ' ';
-        out_append(rd, ts, tl);
-    }
+    out_prefix(rd, ts_ns);
     out_append(rd, a, an);
     out_append(rd, b, bn);
     if (newline)
         out_append(rd, "\n", 1);
+}
+
+static void pending_reset(pending *p)
+{
+    p->active = p->spilled = p->prefixed = false;
+    p->len = 0;
+}
+
+/* A record of a spilled run: its text goes out now (the run's prefix first). */
+static void spilled_record(reader *rd, pending *p, const rt_crilog_line *l, off_t off)
+{
+    if (wanted(rd, p->ts_ns, off)) {
+        if (!p->prefixed)
+            out_prefix(rd, p->ts_ns);
+        p->prefixed = true;
+        out_append(rd, l->text, l->text_len);
+        if (!l->partial)
+            out_append(rd, "\n", 1);
+    }
+    if (l->partial)
+        p->last_off = off;
+    else
+        pending_reset(p);
+}
+
+static void on_partial(reader *rd, pending *p, const rt_crilog_line *l, off_t off)
+{
+    if (!p->active) {
+        p->active = true;
+        p->ts_ns = l->ts_ns;
+        p->len = 0;
+    }
+    if (p->len + l->text_len > RT_CRILOG_JOIN_MAX) {
+        /* too long to hold: what is joined so far goes out here, the rest as it comes */
+        p->spilled = true;
+        if (wanted(rd, p->ts_ns, off)) {
+            out_prefix(rd, p->ts_ns);
+            p->prefixed = true;
+            out_append(rd, p->buf, p->len);
+        }
+        p->len = 0;
+        free(p->buf);
+        p->buf = NULL;
+        p->cap = 0;
+        spilled_record(rd, p, l, off);
+        return;
+    }
+    grow(&p->buf, &p->cap, p->len + l->text_len, RT_CRILOG_JOIN_MAX);
+    if (l->text_len > 0) /* an empty P record may come before any buffer exists */
+        memcpy(p->buf + p->len, l->text, l->text_len);
+    p->len += l->text_len;
+    p->last_off = off;
 }
 
 static void on_record(reader *rd, const char *rec, size_t len, off_t off)
@@ -186,31 +259,23 @@ static void on_record(reader *rd, const char *rec, size_t len, off_t off)
         return;
     }
     pending *p = &rd->pend[l.stream - 1];
+    if (p->spilled) {
+        spilled_record(rd, p, &l, off);
+        return;
+    }
     if (l.partial) {
-        if (!p->active) {
-            p->active = true;
-            p->ts_ns = l.ts_ns;
-            p->len = 0;
-        }
-        if (p->len + l.text_len > p->cap) {
-            p->cap = (p->len + l.text_len) * 2;
-            p->buf = xrealloc(p->buf, p->cap);
-        }
-        if (l.text_len > 0) /* an empty P record may come before any buffer exists */
-            memcpy(p->buf + p->len, l.text, l.text_len);
-        p->len += l.text_len;
-        p->last_off = off;
+        on_partial(rd, p, &l, off);
         return;
     }
     int64_t ts = p->active ? p->ts_ns : l.ts_ns;
     if (off >= rd->cut)
         emit_line(rd, ts, p->active ? p->buf : "", p->active ? p->len : 0, l.text, l.text_len,
                   true);
-    p->active = false;
-    p->len = 0;
+    pending_reset(p);
 }
 
-/* End of the data: open P runs are lines without a newline, output in file order. */
+/* End of the data: open P runs are lines without a newline, output in file order (a spilled
+ * run's text is out already). */
 static void flush_pending(reader *rd)
 {
     pending *a = &rd->pend[0], *b = &rd->pend[1];
@@ -221,10 +286,9 @@ static void flush_pending(reader *rd)
     }
     for (int i = 0; i < 2; i++) {
         pending *p = order[i];
-        if (p->active && p->last_off >= rd->cut)
+        if (p->active && !p->spilled && p->last_off >= rd->cut)
             emit_line(rd, p->ts_ns, p->buf, p->len, "", 0, false);
-        p->active = false;
-        p->len = 0;
+        pending_reset(p);
     }
 }
 
@@ -246,48 +310,51 @@ static ssize_t pread_full(int fd, char *buf, size_t n, off_t off)
     return (ssize_t)got;
 }
 
-/* Feed every complete record from `start` to end of file to the reader. *end receives the
- * offset after the last '\n' seen (an unfinished record at the end is left for later). */
-static int read_forward(int fd, reader *rd, off_t start, off_t *end, const char *path, mk_err *err)
+struct rt_crilog_reader {
+    rt_crilog_opts o;
+    reader rd;
+    char *path;
+    int fd;    /* -1: the file does not exist (an empty log) */
+    char *buf; /* RT_CRILOG_REC_MAX bytes: the start of the unconsumed data */
+    size_t have;
+    off_t pos;     /* file offset of buf[0] */
+    bool skipping; /* inside an over-long line: drop up to its newline */
+    bool eof, flushed;
+    size_t max;
+};
+
+/* Feed the complete records in buf to the reader until the chunk is full, then read more of
+ * the file if there was no complete record left. */
+static int forward_step(rt_crilog_reader *r, mk_err *err)
 {
-    size_t cap = BLOCK, have = 0;
-    cleanup_free char *buf = xmalloc(cap);
-    off_t pos = start;     /* file offset of buf[0] */
-    bool skipping = false; /* inside an over-long line: drop up to its newline */
-    while (!rd->full) {
-        if (have == cap) {
-            if (cap >= REC_MAX) {
-                mk_debug("%s: skipping a line longer than %d bytes at offset %lld", path, REC_MAX,
-                         (long long)pos);
-                skipping = true;
-                pos += (off_t)have;
-                have = 0;
-            } else {
-                cap *= 2;
-                buf = xrealloc(buf, cap);
-            }
-        }
-        ssize_t r = pread_full(fd, buf + have, cap - have, pos + (off_t)have);
-        if (r < 0)
-            return mk_errf_sys(err, (int)-r, "read %s", path);
-        if (r == 0)
-            break;
-        size_t scan = have;
-        have += (size_t)r;
-        size_t used = 0;
-        char *nl;
-        while (!rd->full && (nl = memchr(buf + scan, '\n', have - scan))) {
-            size_t e = (size_t)(nl - buf);
-            if (!skipping)
-                on_record(rd, buf + used, e - used, pos + (off_t)used);
-            skipping = false;
-            used = scan = e + 1;
-        }
-        memmove(buf, buf + used, have - used);
-        have -= used;
-        pos += (off_t)used;
+    reader *rd = &r->rd;
+    size_t used = 0;
+    char *nl;
+    while (!rd->full && rd->len < r->max && (nl = memchr(r->buf + used, '\n', r->have - used))) {
+        size_t e = (size_t)(nl - r->buf);
+        if (!r->skipping)
+            on_record(rd, r->buf + used, e - used, r->pos + (off_t)used);
+        r->skipping = false;
+        used = e + 1;
     }
-    *end = pos;
+    memmove(r->buf, r->buf + used, r->have - used);
+    r->have -= used;
+    r->pos += (off_t)used;
+    if (rd->full || rd->len >= r->max)
+        return 0;
+    if (r->have == RT_CRILOG_REC_MAX) {
+        mk_debug("%s: skipping a line longer than %d bytes at offset %lld", r->path,
+                 RT_CRILOG_REC_MAX, (long long)r->pos);
+        r->skipping = true;
+        r->pos += (off_t)r->have;
+        r->have = 0;
+    }
+    ssize_t got =
+        pread_full(r->fd, r->buf + r->have, RT_CRILOG_REC_MAX - r->have, r->pos + (off_t)r->have);
+    if (got < 0)
+        return mk_errf_sys(err, (int)-got, "read %s", r->path);
+    r->eof = got == 0;
+    r->have += (size_t)got;
     return 0;
 }
 
@@ -430,76 +497,149 @@ static int open_log(const char *path, int *fd, mk_err *err)
     return mk_errf_sys(err, errno, "open log %s", path);
 }
 
-static void reader_init(reader *rd, const rt_crilog_opts *o, bool limit)
+static rt_crilog_reader *reader_new(const char *path, const rt_crilog_opts *o, size_t max,
+                                    bool limit)
 {
-    memset(rd, 0, sizeof(*rd));
-    rd->o = o;
+    rt_crilog_reader *r = xcalloc(1, sizeof(*r));
+    r->o = *o;
+    r->path = xstrdup(path);
+    r->fd = -1;
+    r->max = max ? max : 1;
+    reader *rd = &r->rd;
+    rd->o = &r->o;
     rd->remain = limit && o->limit_bytes >= 0 ? o->limit_bytes : -1;
     rd->full = rd->remain == 0;
-    rd->out = xmalloc(1);
-    rd->out[0] = '\0';
+    rd->cap_max = RT_CRILOG_OUT_CAP(r->max);
+    return r;
 }
 
-static void reader_finish(reader *rd, char **out, size_t *out_len)
+void rt_crilog_close(rt_crilog_reader *r)
 {
-    flush_pending(rd);
-    free(rd->pend[0].buf);
-    free(rd->pend[1].buf);
-    *out = rd->out;
-    *out_len = rd->len;
+    if (!r)
+        return;
+    if (r->fd >= 0)
+        close(r->fd);
+    free(r->rd.out);
+    free(r->rd.pend[0].buf);
+    free(r->rd.pend[1].buf);
+    free(r->buf);
+    free(r->path);
+    free(r);
+}
+
+int rt_crilog_open(const char *path, const rt_crilog_opts *o, size_t max, rt_crilog_reader **out,
+                   mk_err *err)
+{
+    rt_crilog_reader *r = reader_new(path, o, max, true);
+    int rc = open_log(path, &r->fd, err);
+    if (rc > 0 && o->tail_lines >= 0)
+        rc = find_tail(r->fd, o->tail_lines, &r->pos, &r->rd.cut, path, err);
+    if (rc < 0) {
+        rt_crilog_close(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
+int rt_crilog_open_at(const char *path, off_t offset, const rt_crilog_opts *o, size_t max,
+                      rt_crilog_reader **out, mk_err *err)
+{
+    rt_crilog_reader *r = reader_new(path, o, max, false);
+    int rc = open_log(path, &r->fd, err);
+    if (rc < 0) {
+        rt_crilog_close(r);
+        return rc;
+    }
+    r->pos = offset;
+    struct stat st;
+    if (r->fd >= 0 && fstat(r->fd, &st) == 0 && st.st_size < offset)
+        r->pos = 0; /* truncated or replaced: start over */
+    *out = r;
+    return 0;
+}
+
+int rt_crilog_next(rt_crilog_reader *r, const char **data, size_t *len, mk_err *err)
+{
+    reader *rd = &r->rd;
+    rd->len = 0;
+    if (r->fd < 0)
+        r->eof = true;
+    else if (!r->buf)
+        r->buf = xmalloc(RT_CRILOG_REC_MAX);
+    while (!r->eof && !rd->full && rd->len < r->max) {
+        int rc = forward_step(r, err);
+        if (rc < 0)
+            return rc;
+    }
+    if ((r->eof || rd->full) && rd->len == 0 && !r->flushed) {
+        flush_pending(rd); /* alone in its chunk, so the chunk stays within its bound */
+        r->flushed = true;
+    }
+    if (rd->len == 0)
+        return 0;
+    *data = rd->out;
+    *len = rd->len;
+    return 1;
+}
+
+off_t rt_crilog_offset(const rt_crilog_reader *r)
+{
+    return r->pos;
+}
+
+size_t rt_crilog_footprint(const rt_crilog_reader *r)
+{
+    return r->rd.cap + r->rd.pend[0].cap + r->rd.pend[1].cap + (r->buf ? RT_CRILOG_REC_MAX : 0);
+}
+
+/* Every chunk of a reader, joined into one string. */
+static int read_all(rt_crilog_reader *r, char **out, size_t *out_len, mk_err *err)
+{
+    char *all = xmalloc(1);
+    size_t n = 0;
+    const char *d;
+    size_t dl;
+    int rc;
+    while ((rc = rt_crilog_next(r, &d, &dl, err)) > 0) {
+        all = xrealloc(all, n + dl + 1);
+        memcpy(all + n, d, dl);
+        n += dl;
+    }
+    if (rc < 0) {
+        free(all);
+        return rc;
+    }
+    all[n] = '\0';
+    *out = all;
+    *out_len = n;
+    return 0;
 }
 
 int rt_crilog_read(const char *path, const rt_crilog_opts *o, char **out, size_t *out_len,
                    off_t *end_offset, mk_err *err)
 {
-    cleanup_close int fd = -1;
-    int r = open_log(path, &fd, err);
-    if (r < 0)
-        return r;
-    bool exists = r > 0;
-    reader rd;
-    reader_init(&rd, o, true);
-    off_t start = 0, end = 0;
-    r = 0;
-    if (exists && o->tail_lines >= 0)
-        r = find_tail(fd, o->tail_lines, &start, &rd.cut, path, err);
-    if (r >= 0 && exists)
-        r = read_forward(fd, &rd, start, &end, path, err);
-    if (r < 0) {
-        free(rd.out);
-        free(rd.pend[0].buf);
-        free(rd.pend[1].buf);
-        return r;
-    }
-    reader_finish(&rd, out, out_len);
-    if (end_offset)
-        *end_offset = end;
-    return 0;
+    rt_crilog_reader *r;
+    int rc = rt_crilog_open(path, o, RT_CRILOG_CHUNK, &r, err);
+    if (rc < 0)
+        return rc;
+    rc = read_all(r, out, out_len, err);
+    if (rc == 0 && end_offset)
+        *end_offset = r->fd >= 0 ? r->pos : 0;
+    rt_crilog_close(r);
+    return rc;
 }
 
 int rt_crilog_read_from(const char *path, off_t *offset, const rt_crilog_opts *o, char **out,
                         size_t *out_len, mk_err *err)
 {
-    cleanup_close int fd = -1;
-    int r = open_log(path, &fd, err);
-    if (r < 0)
-        return r;
-    reader rd;
-    reader_init(&rd, o, false);
-    off_t end = *offset;
-    if (r > 0) {
-        struct stat st;
-        if (fstat(fd, &st) == 0 && st.st_size < *offset)
-            end = *offset = 0; /* truncated or replaced: start over */
-        r = read_forward(fd, &rd, *offset, &end, path, err);
-        if (r < 0) {
-            free(rd.out);
-            free(rd.pend[0].buf);
-            free(rd.pend[1].buf);
-            return r;
-        }
-    }
-    reader_finish(&rd, out, out_len);
-    *offset = end;
-    return 0;
+    rt_crilog_reader *r;
+    int rc = rt_crilog_open_at(path, *offset, o, RT_CRILOG_CHUNK, &r, err);
+    if (rc < 0)
+        return rc;
+    rc = read_all(r, out, out_len, err);
+    if (rc == 0)
+        *offset = rt_crilog_offset(r);
+    rt_crilog_close(r);
+    return rc;
 }

@@ -49,4 +49,51 @@ int rt_crilog_read(const char *path, const rt_crilog_opts *o, char **out, size_t
 int rt_crilog_read_from(const char *path, off_t *offset, const rt_crilog_opts *o, char **out,
                         size_t *out_len, mk_err *err);
 
+/* ---- incremental reading, in bounded memory ----
+ *
+ * The same conversion as rt_crilog_read / rt_crilog_read_from, handed out in chunks so that
+ * serving a log of any size holds a bounded amount of memory: a reader holds at most
+ * RT_CRILOG_READER_MEM(max) bytes of buffers, whatever the file size.
+ *
+ * The one difference from the whole-file functions is for a P run (one line split into P
+ * records) longer than RT_CRILOG_JOIN_MAX: it is not held until its F record, but its text so
+ * far comes out where the run outgrows that size and the rest comes out record by record where
+ * each record sits (as the kubelet outputs every P record), prefixed once with the run's
+ * time. Such a run that starts before the first line tail_lines selects loses the records
+ * before that line's end is known. Records longer than RT_CRILOG_REC_MAX are skipped. */
+
+#define RT_CRILOG_REC_MAX  (32 * 1024) /* longest file line taken as a record */
+#define RT_CRILOG_JOIN_MAX (64 * 1024) /* longest P run held to be joined, per stream */
+#define RT_CRILOG_CHUNK    (32 * 1024) /* a good `max` for rt_crilog_next */
+/* Bytes of buffers a reader holds at most with chunks of `max` bytes. */
+#define RT_CRILOG_OUT_CAP(max)                                                                     \
+    (((max) + RT_CRILOG_JOIN_MAX + RT_CRILOG_REC_MAX > 2 * RT_CRILOG_JOIN_MAX                      \
+          ? (max) + RT_CRILOG_JOIN_MAX + RT_CRILOG_REC_MAX                                         \
+          : 2 * RT_CRILOG_JOIN_MAX) +                                                              \
+     256)
+#define RT_CRILOG_READER_MEM(max)                                                                  \
+    (RT_CRILOG_OUT_CAP(max) + RT_CRILOG_REC_MAX + 2 * RT_CRILOG_JOIN_MAX)
+
+typedef struct rt_crilog_reader rt_crilog_reader;
+
+/* A reader for the whole log, as rt_crilog_read: tail_lines is resolved here (reading
+ * backwards), limit_bytes applies to the text of all chunks. max (> 0) is the chunk size: a
+ * chunk ends after the line or record that takes it to max bytes or more. */
+int rt_crilog_open(const char *path, const rt_crilog_opts *o, size_t max, rt_crilog_reader **out,
+                   mk_err *err);
+/* A reader for the records after `offset`, as rt_crilog_read_from (no tail, no limit; a file
+ * shorter than offset is read from its start). */
+int rt_crilog_open_at(const char *path, off_t offset, const rt_crilog_opts *o, size_t max,
+                      rt_crilog_reader **out, mk_err *err);
+/* The next chunk: 1 with data and len set (valid until the next call or rt_crilog_close, never
+ * empty), 0 when all the text has been handed out, or < 0 with err. Reads up to the end of
+ * the file as it is when the reader gets there. */
+int rt_crilog_next(rt_crilog_reader *r, const char **data, size_t *len, mk_err *err);
+/* The offset after the last complete record consumed: where following goes on, once
+ * rt_crilog_next has returned 0. */
+off_t rt_crilog_offset(const rt_crilog_reader *r);
+/* Bytes of buffers the reader holds now (for tests of the bound). */
+size_t rt_crilog_footprint(const rt_crilog_reader *r);
+void rt_crilog_close(rt_crilog_reader *r);
+
 #endif

@@ -365,7 +365,8 @@ static void test_tail_large(void **state)
     log_close(l);
 }
 
-/* A file line longer than any record (1 MiB) is skipped, reading forwards and backwards. */
+/* A file line longer than any record (RT_CRILOG_REC_MAX) is skipped, reading forwards and
+ * backwards. */
 static void test_overlong_line(void **state)
 {
     logf *l = log_open();
