@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 typedef enum {
     FAKE_NORMAL,     /* reply, then the exit event */
@@ -228,8 +229,11 @@ static fx *fx_new(fake_mode mode)
 static void fx_free(fx *f)
 {
     fake_stop(&f->shim);
-    for (int i = 0; i < 1000 && uv_run(&f->loop, UV_RUN_NOWAIT); i++)
-        ;
+    /* a cancelled step may still run on the thread pool: wait for it (up to 10 s), not for a
+     * fixed number of loop turns */
+    int64_t deadline = mk_monotonic_ns() + INT64_C(10000000000);
+    while (uv_run(&f->loop, UV_RUN_NOWAIT) && mk_monotonic_ns() < deadline)
+        usleep(1000);
     int closed = uv_loop_close(&f->loop);
     podspec_status_free(&f->pod.status);
     free(f);
