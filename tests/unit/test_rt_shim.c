@@ -191,15 +191,27 @@ static ssize_t proc_read(pid_t pid, const char *name, char *buf, size_t len)
 }
 
 /* The pod's pid 1 re-executes itself as /pause after the shim forked it: wait for that. */
+static uint64_t open_fds(pid_t pid);
+static void fd_target(pid_t pid, int fd, char *buf, size_t len);
+
+/* Wait until the pod's pid 1 is the paused reaper, settled: exec'ed as /pause, named, and its
+ * fds down to stdio on /dev/null and the pipe (it sets these up after the exec; slower under
+ * ASan, whose runtime starts again first). */
 static bool wait_pause(pid_t pid)
 {
     static const char want[] = "/pause"; /* with its NUL: one argument */
     int64_t end = mk_monotonic_ns() + (int64_t)DEADLINE_S * 1000000000;
     for (;;) {
-        char buf[256];
+        char buf[256], comm[32];
         ssize_t n = proc_read(pid, "cmdline", buf, sizeof(buf));
-        if (n == sizeof(want) && memcmp(buf, want, sizeof(want)) == 0)
-            return true;
+        ssize_t c = proc_read(pid, "comm", comm, sizeof(comm));
+        bool ready = n == sizeof(want) && memcmp(buf, want, sizeof(want)) == 0 && c == 6 &&
+                     memcmp(comm, "pause\n", 6) == 0;
+        if (ready && open_fds(pid) == 0xf) {
+            fd_target(pid, 2, buf, sizeof(buf));
+            if (strcmp(buf, "/dev/null") == 0)
+                return true;
+        }
         if (mk_monotonic_ns() > end)
             return false;
         usleep(10000);
