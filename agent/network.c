@@ -75,8 +75,12 @@ int agent_network_setup(agent *a, mk_err *err)
     char *written = NULL;
     r = rt_cni_write_default(c->cni_conf_dir, c->cni_bridge, c->pod_cidr, c->ipam_dir, &written,
                              err);
-    if (r < 0)
+    if (r == -EINVAL) /* a bad --pod-cidr or --cni-bridge: the flags are wrong */
         return mk_err_wrap(err, "default pod network");
+    if (r < 0) { /* e.g. a read-only conf dir: pods report NetworkNotReady until it is fixed */
+        mk_error("pod network: cannot write the default network config: %s", err->msg);
+        mk_err_clear(err);
+    }
     if (r == 1)
         mk_info("pod network: %s held no config; wrote the default network to %s (bridge %s, "
                 "subnet %s, IP masquerade, host ports)",
