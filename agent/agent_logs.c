@@ -4,7 +4,9 @@
  * Memory: a log is read in passes (the first one with tail/since/limit, then one per change
  * while following), each pass in chunks of LOG_CHUNK bytes: one chunk is read in the thread
  * pool, handed to the client, and only then is the next one read. A stream holds one reader
- * (bounded, see crilog.h) and one chunk at a time, whatever the size of the log.
+ * (bounded, see crilog.h) and one chunk at a time, whatever the size of the log. When the
+ * client's write() says it is behind, the stream pauses between chunks (changes seen while
+ * following are remembered) until agent_api_stream_resume().
  *
  * Lifetime: a stream holds references for its owner (dropped when done() has run or on
  * cancel), for a work item in flight, for each open libuv handle and for each call into the
@@ -42,6 +44,7 @@ typedef struct log_stream {
     bool watching;
     bool again;     /* a change was seen while a read was in flight */
     bool last_read; /* the instance has stopped: the read in flight is the final one */
+    bool paused;    /* the client is behind: no read until resumed */
     uv_timer_t timer;
     uv_fs_event_t fsev;
     bool fsev_open;
@@ -130,6 +133,8 @@ static bool emit(log_stream *s, const char *data, size_t len)
         finish(s, -EPIPE, &e);
         return false;
     }
+    if (r > 0)
+        s->paused = true;
     return true;
 }
 
@@ -167,7 +172,7 @@ static void on_change(log_stream *s)
 {
     if (s->finished)
         return;
-    if (s->busy) {
+    if (s->busy || s->paused) {
         s->again = true;
         return;
     }
@@ -221,7 +226,7 @@ static void after_read(log_stream *s)
             return;
         if (s->limit_left == 0)
             finish(s, 0, NULL);
-        else
+        else if (!s->paused)
             read_next(s);
         return;
     }
@@ -287,6 +292,21 @@ static void read_next(log_stream *s)
         mk_errf(&e, -r, "reading the log of container %s: %s", s->ctr, uv_strerror(r));
         finish(s, r, &e);
     }
+}
+
+static void log_resume(log_stream *s)
+{
+    if (s->finished || !s->paused)
+        return;
+    s->paused = false;
+    if (!s->busy)
+        read_next(s); /* the rest of the pass, or the pass's end */
+}
+
+void agent_api_stream_resume(agent_api_stream *base)
+{
+    if (base && base->cancel == log_cancel) /* exec streams never pause */
+        log_resume((log_stream *)base);
 }
 
 /* ---- choosing the instance (the kubelet's validateContainerLogStatus) ---- */

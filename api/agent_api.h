@@ -44,7 +44,9 @@ typedef struct agent_api_log_req {
     int64_t limit_bytes;   /* -1: unlimited */
 } agent_api_log_req;
 
-/* Called with each piece of log text. Return < 0 to stop (the client went away). */
+/* Called with each piece of log text. Return < 0 to stop (the client went away), 0 to go on,
+ * > 0 when the text was accepted but the client is behind: write nothing more until
+ * agent_api_stream_resume() is called for this stream. */
 typedef int (*agent_api_write_fn)(void *arg, const char *data, size_t len);
 /* Called exactly once at the end (status 0, or < 0 with err filled), unless cancelled. */
 typedef void (*agent_api_done_fn)(void *arg, int status, const mk_err *err);
@@ -73,5 +75,8 @@ int agent_api_exec(agent *a, const agent_api_exec_req *req, agent_api_exec_done_
 
 /* Stop a log stream or an exec early; no callback runs after this returns. */
 void agent_api_stream_cancel(agent_api_stream *s);
+/* The client of a log stream whose write() returned > 0 has caught up: go on writing. Called
+ * once per such return, never after cancel or done(); a no-op for exec streams. */
+void agent_api_stream_resume(agent_api_stream *s);
 
 #endif

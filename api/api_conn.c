@@ -1,75 +1,15 @@
-/* api_conn.c - one client connection: HTTP/1.1 parsing with http-parser, keep-alive and
+/* api_conn.c - one client connection: HTTP/1.1 over http-parser (api_parse.c), keep-alive and
  * pipelining (one request at a time, the rest waits in the input buffer), header/idle
- * timeouts, bounded input and output, complete and chunked responses. With TLS (api_tls.c)
+ * timeouts, bounded input and output, complete and chunked responses; an agent stream pauses
+ * while its client is behind and resumes as it catches up. With TLS (api_tls.c)
  * the bytes read are decrypted into the same input buffer and responses are encrypted before
  * they are queued, so everything above the socket is the same as for plain HTTP. */
-#include "api_internal.h"
+#include "api_conn_int.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct buf {
-    char *p;
-    size_t len, cap;
-} buf;
-
-typedef enum {
-    T_NONE,
-    T_HEADER, /* the request's headers must arrive */
-    T_BODY,   /* the body must keep coming */
-    T_IDLE,   /* keep-alive: waiting for the next request */
-    T_RESUME, /* parse pipelined input on the next loop turn */
-    T_LINGER, /* response sent, waiting for the client to close */
-    T_DROP,   /* close on the next loop turn */
-} timer_kind;
-
-typedef enum { C_OPEN, C_LINGER, C_CLOSED } conn_state;
-
-typedef enum { R_NONE, R_FULL, R_CHUNKED, R_RAW } resp_kind;
-
-struct api_conn {
-    api_server *srv;
-    api_conn *prev, *next;
-    union {
-        uv_handle_t handle;
-        uv_stream_t stream;
-        uv_tcp_t tcp;
-        uv_pipe_t pipe;
-    } h;
-    uv_timer_t timer;
-    uv_shutdown_t shutdown;
-    int handles_open;
-    bool trusted;
-    api_tls *tls; /* TLS on this connection, or NULL */
-    conn_state state;
-    timer_kind tkind;
-
-    http_parser parser;
-    buf in; /* received, in[in_off..in.len) not parsed yet */
-    size_t in_off;
-    bool reading, eof, in_process;
-
-    /* the request being parsed */
-    buf url, field, value, body;
-    char *authorization, *accept;
-    bool last_was_value, expect_continue;
-    size_t header_bytes;
-    int reject; /* 413/431 decided in a parser callback */
-
-    /* the request being answered */
-    bool busy, async, close_after;
-    agent_api_stream *stream;
-    resp_kind resp;
-    int resp_code;
-    size_t resp_bytes;
-    int64_t started_ns;
-    void **held;
-    size_t n_held;
-
-    size_t wq_bytes; /* queued, not yet written */
-};
 
 typedef struct wreq {
     uv_write_t req;
@@ -82,51 +22,11 @@ static void process_input(api_conn *c);
 static void update_reading(api_conn *c);
 static void tls_flush(api_conn *c);
 
-/* ---- small buffers ---- */
-
-static void buf_add(buf *b, const char *p, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        b->p = xrealloc(b->p, cap);
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, p, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void buf_free(buf *b)
-{
-    free(b->p);
-    *b = (buf){0};
-}
-
-static void reset_request(api_conn *c)
-{
-    buf_free(&c->url);
-    buf_free(&c->field);
-    buf_free(&c->value);
-    buf_free(&c->body);
-    free(c->authorization);
-    free(c->accept);
-    c->authorization = c->accept = NULL;
-    c->last_was_value = c->expect_continue = false;
-    c->header_bytes = 0;
-    for (size_t i = 0; i < c->n_held; i++)
-        free(c->held[i]);
-    free(c->held);
-    c->held = NULL;
-    c->n_held = 0;
-}
-
 /* ---- timers and closing ---- */
 
 static void on_timer(uv_timer_t *t);
 
-static void set_timer(api_conn *c, timer_kind k, uint64_t ms)
+void api_conn_set_timer(api_conn *c, timer_kind k, uint64_t ms)
 {
     if (c->tkind == T_DROP)
         return; /* a drop is final */
@@ -143,8 +43,8 @@ static void on_handle_closed(uv_handle_t *h)
     if (--c->handles_open > 0)
         return;
     api_server *s = c->srv;
-    reset_request(c);
-    buf_free(&c->in);
+    api_request_reset(c);
+    api_buf_free(&c->in);
     api_tls_free(c->tls);
     free(c);
     api_server_conn_gone(s);
@@ -155,6 +55,7 @@ void api_conn_close(api_conn *c)
     if (c->state == C_CLOSED)
         return;
     c->state = C_CLOSED;
+    c->paused = false;
     if (c->stream) {
         agent_api_stream_cancel(MK_STEAL(c->stream));
         mk_debug("api: client went away, stream cancelled");
@@ -180,7 +81,7 @@ void api_conn_close(api_conn *c)
 static void drop_later(api_conn *c)
 {
     if (c->state != C_CLOSED)
-        set_timer(c, T_DROP, 0);
+        api_conn_set_timer(c, T_DROP, 0);
 }
 
 static uint64_t linger_ms(const api_conn *c)
@@ -197,7 +98,8 @@ static void on_shutdown(uv_shutdown_t *req, int status)
         api_conn_close(c);
         return;
     }
-    set_timer(c, T_LINGER, linger_ms(c)); /* all written: give the client a moment to close */
+    api_conn_set_timer(c, T_LINGER,
+                       linger_ms(c)); /* all written: give the client a moment to close */
 }
 
 /* Flush what is queued, send FIN, keep reading (and discarding) until the client closes, so
@@ -221,7 +123,7 @@ static void close_gracefully(api_conn *c)
         api_conn_close(c);
         return;
     }
-    set_timer(c, T_LINGER, c->srv->idle_ms);
+    api_conn_set_timer(c, T_LINGER, c->srv->idle_ms);
     update_reading(c);
 }
 
@@ -236,6 +138,11 @@ static void on_timer(uv_timer_t *t)
     case T_HEADER:
         mk_debug("api: closing a connection whose request headers did not arrive in time");
         break;
+    case T_STALL:
+        mk_warn("api: dropping a client that stopped reading a stream (%zu bytes unsent)",
+                c->wq_bytes);
+        c->tkind = T_DROP; /* a reset frees what the kernel holds for it */
+        break;
     case T_BODY:
     case T_IDLE:
     case T_LINGER:
@@ -248,6 +155,20 @@ static void on_timer(uv_timer_t *t)
 
 /* ---- writing ---- */
 
+/* The client of a paused stream read something: below the low-water mark the stream goes on,
+ * else the client has another idle period to read more. */
+static void stream_progress(api_conn *c)
+{
+    if (c->wq_bytes >= API_STREAM_LOW_WATER) {
+        api_conn_set_timer(c, T_STALL, c->srv->idle_ms);
+        return;
+    }
+    c->paused = false;
+    api_conn_set_timer(c, T_NONE, 0);
+    if (c->stream)
+        agent_api_stream_resume(c->stream);
+}
+
 static void on_write(uv_write_t *req, int status)
 {
     wreq *w = (wreq *)req;
@@ -257,6 +178,8 @@ static void on_write(uv_write_t *req, int status)
     if (status < 0 && status != UV_ECANCELED && c->state != C_CLOSED) {
         mk_debug("api: write failed: %s", uv_strerror(status));
         api_conn_close(c);
+    } else if (c->paused && c->state == C_OPEN) {
+        stream_progress(c);
     }
 }
 
@@ -283,7 +206,7 @@ static void tls_flush(api_conn *c)
     queue_write(c, w);
 }
 
-static int conn_write(api_conn *c, const uv_buf_t *bufs, size_t n)
+int api_conn_write(api_conn *c, const uv_buf_t *bufs, size_t n)
 {
     if (c->state != C_OPEN || c->tkind == T_DROP)
         return -EPIPE;
@@ -339,7 +262,7 @@ static void write_head(api_conn *c, int code, const char *ctype, const char *fra
     uv_buf_t b[2] = {uv_buf_init(head, (unsigned)strlen(head)),
                      uv_buf_init((char *)body, (unsigned)len)};
     c->resp_code = code;
-    conn_write(c, b, body ? 2 : 1);
+    api_conn_write(c, b, body ? 2 : 1);
 }
 
 /* The response is complete: log it, then go on with the next request or close. */
@@ -357,7 +280,7 @@ static void response_done(api_conn *c)
     c->busy = false;
     c->async = false;
     c->resp = R_NONE;
-    reset_request(c);
+    api_request_reset(c);
     if (c->state != C_OPEN)
         return;
     if (c->close_after) {
@@ -366,9 +289,9 @@ static void response_done(api_conn *c)
     }
     update_reading(c);
     if (c->in_off < c->in.len)
-        set_timer(c, T_RESUME, 0);
+        api_conn_set_timer(c, T_RESUME, 0);
     else
-        set_timer(c, T_IDLE, c->srv->idle_ms);
+        api_conn_set_timer(c, T_IDLE, c->srv->idle_ms);
 }
 
 void api_respond(api_conn *c, int code, const char *ctype, const char *extra_headers,
@@ -404,7 +327,7 @@ int api_stream_write(api_conn *c, const void *data, size_t len)
         return 0;
     if (c->resp == R_RAW) {
         uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
-        return conn_write(c, &b, 1);
+        return api_conn_write(c, &b, 1);
     }
     if (c->resp != R_CHUNKED)
         return -EINVAL;
@@ -412,7 +335,17 @@ int api_stream_write(api_conn *c, const void *data, size_t len)
     int n = snprintf(size, sizeof(size), "%zx\r\n", len);
     uv_buf_t b[3] = {uv_buf_init(size, (unsigned)n), uv_buf_init((char *)data, (unsigned)len),
                      uv_buf_init("\r\n", 2)};
-    return conn_write(c, b, 3);
+    return api_conn_write(c, b, 3);
+}
+
+bool api_stream_behind(api_conn *c)
+{
+    if (c->state != C_OPEN || !c->busy || !c->stream || c->wq_bytes < API_STREAM_LOW_WATER)
+        return false;
+    if (!c->paused)
+        api_conn_set_timer(c, T_STALL, c->srv->idle_ms);
+    c->paused = true;
+    return true;
 }
 
 void api_stream_end(api_conn *c, bool ok)
@@ -429,7 +362,7 @@ void api_stream_end(api_conn *c, bool ok)
     }
     if (c->resp == R_CHUNKED) {
         uv_buf_t b = uv_buf_init("0\r\n\r\n", 5);
-        conn_write(c, &b, 1);
+        api_conn_write(c, &b, 1);
     }
     response_done(c);
 }
@@ -460,13 +393,13 @@ void api_conn_hold(api_conn *c, void *p)
 void api_conn_async_begin(api_conn *c)
 {
     c->async = true;
+    c->paused = false;
     c->stream = NULL;
 }
 
 void api_conn_async_abort(api_conn *c)
 {
-    c->async = false;
-    c->stream = NULL;
+    api_conn_async_finished(c);
 }
 
 void api_conn_async_started(api_conn *c, agent_api_stream *s)
@@ -478,131 +411,9 @@ void api_conn_async_started(api_conn *c, agent_api_stream *s)
 void api_conn_async_finished(api_conn *c)
 {
     c->async = false;
+    c->paused = false; /* the stream has ended: nothing to resume */
     c->stream = NULL;
 }
-
-/* ---- parsing ---- */
-
-static int count_header_bytes(api_conn *c, size_t n)
-{
-    c->header_bytes += n;
-    if (c->header_bytes <= API_MAX_HEADER_BYTES)
-        return 0;
-    c->reject = 431;
-    return -1;
-}
-
-static void finish_header(api_conn *c)
-{
-    if (!c->last_was_value)
-        return;
-    const char *name = c->field.p ? c->field.p : "";
-    while (c->value.len > 0 &&
-           (c->value.p[c->value.len - 1] == ' ' || c->value.p[c->value.len - 1] == '\t'))
-        c->value.p[--c->value.len] = '\0';
-    const char *val = c->value.p ? c->value.p : "";
-    if (strcasecmp(name, "Authorization") == 0) {
-        free(c->authorization);
-        c->authorization = xstrdup(val);
-    } else if (strcasecmp(name, "Accept") == 0) {
-        free(c->accept);
-        c->accept = xstrdup(val);
-    } else if (strcasecmp(name, "Expect") == 0) {
-        c->expect_continue = strcasecmp(val, "100-continue") == 0;
-    }
-    c->field.len = c->value.len = 0;
-    if (c->field.p)
-        c->field.p[0] = '\0';
-    if (c->value.p)
-        c->value.p[0] = '\0';
-    c->last_was_value = false;
-}
-
-static int on_message_begin(http_parser *p)
-{
-    api_conn *c = p->data;
-    reset_request(c);
-    set_timer(c, T_HEADER, c->srv->header_ms);
-    return 0;
-}
-
-static int on_url(http_parser *p, const char *at, size_t len)
-{
-    api_conn *c = p->data;
-    if (count_header_bytes(c, len) < 0)
-        return -1;
-    buf_add(&c->url, at, len);
-    return 0;
-}
-
-static int on_header_field(http_parser *p, const char *at, size_t len)
-{
-    api_conn *c = p->data;
-    if (count_header_bytes(c, len) < 0)
-        return -1;
-    finish_header(c);
-    buf_add(&c->field, at, len);
-    return 0;
-}
-
-static int on_header_value(http_parser *p, const char *at, size_t len)
-{
-    api_conn *c = p->data;
-    if (count_header_bytes(c, len) < 0)
-        return -1;
-    c->last_was_value = true;
-    buf_add(&c->value, at, len);
-    return 0;
-}
-
-static int on_headers_complete(http_parser *p)
-{
-    api_conn *c = p->data;
-    finish_header(c);
-    bool has_body =
-        (p->flags & F_CHUNKED) || (p->content_length > 0 && p->content_length != ULLONG_MAX);
-    if (p->content_length != ULLONG_MAX && p->content_length > API_MAX_BODY_BYTES) {
-        c->reject = 413;
-        return -1;
-    }
-    if (has_body) {
-        set_timer(c, T_BODY, c->srv->idle_ms);
-        if (c->expect_continue) {
-            uv_buf_t b = uv_buf_init("HTTP/1.1 100 Continue\r\n\r\n", 25);
-            conn_write(c, &b, 1);
-        }
-    } else {
-        set_timer(c, T_NONE, 0);
-    }
-    return 0;
-}
-
-static int on_body(http_parser *p, const char *at, size_t len)
-{
-    api_conn *c = p->data;
-    if (c->body.len + len > API_MAX_BODY_BYTES) {
-        c->reject = 413;
-        return -1;
-    }
-    buf_add(&c->body, at, len);
-    return 0;
-}
-
-static int on_message_complete(http_parser *p)
-{
-    http_parser_pause(p, 1); /* one request at a time; the rest waits in the input buffer */
-    return 0;
-}
-
-static const http_parser_settings parser_settings = {
-    .on_message_begin = on_message_begin,
-    .on_url = on_url,
-    .on_header_field = on_header_field,
-    .on_header_value = on_header_value,
-    .on_headers_complete = on_headers_complete,
-    .on_body = on_body,
-    .on_message_complete = on_message_complete,
-};
 
 static void begin_response(api_conn *c)
 {
@@ -611,7 +422,7 @@ static void begin_response(api_conn *c)
     c->resp = R_NONE;
     c->resp_code = 0;
     c->resp_bytes = 0;
-    set_timer(c, T_NONE, 0);
+    api_conn_set_timer(c, T_NONE, 0);
 }
 
 static void reject_request(api_conn *c, enum http_errno e)
@@ -653,7 +464,8 @@ static void process_input(api_conn *c)
     c->in_process = true;
     while (c->state == C_OPEN && !c->busy && c->in_off < c->in.len) {
         size_t avail = c->in.len - c->in_off;
-        size_t n = http_parser_execute(&c->parser, &parser_settings, c->in.p + c->in_off, avail);
+        size_t n =
+            http_parser_execute(&c->parser, &api_parser_settings, c->in.p + c->in_off, avail);
         c->in_off += n;
         enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
         if (e == HPE_PAUSED) {
@@ -674,7 +486,7 @@ static void process_input(api_conn *c)
         c->in_off = c->in.len = 0;
     c->in_process = false;
     if (c->state == C_OPEN && !c->busy && c->tkind == T_NONE)
-        set_timer(c, T_IDLE, c->srv->idle_ms);
+        api_conn_set_timer(c, T_IDLE, c->srv->idle_ms);
     update_reading(c);
 }
 
@@ -823,6 +635,6 @@ void api_conn_accept(api_server *s, uv_stream_t *listener, bool trusted)
         uv_tcp_nodelay(&c->h.tcp, 1);
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
-    set_timer(c, T_HEADER, s->header_ms);
+    api_conn_set_timer(c, T_HEADER, s->header_ms);
     update_reading(c);
 }

@@ -259,7 +259,10 @@ static const char *invalid_log_query(const log_query *q, char *buf, size_t n)
 
 static int logs_write(void *arg, const char *data, size_t len)
 {
-    return api_stream_write(arg, data, len);
+    int r = api_stream_write(arg, data, len);
+    if (r < 0)
+        return r;
+    return api_stream_behind(arg) ? 1 : 0; /* 1: wait for agent_api_stream_resume */
 }
 
 static void logs_done(void *arg, int status, const mk_err *err)

@@ -1,7 +1,8 @@
 /* api_internal.h - what the api module's files share with each other (not used outside api/).
  *
  * api_router.c    path patterns with {params}, percent-decoding, query strings
- * api_conn.c      one client connection: parsing, timeouts, response writing, streams
+ * api_conn.c      one client connection: timeouts, response writing, streams, back-pressure
+ * api_parse.c     the request parser's callbacks (shares api_conn_int.h with api_conn.c)
  * api_handlers.c  the route table, auth and the endpoints
  * api_server.c    listeners (unix socket, TCP), start and close
  * api_tls.c       TLS for the TCP listener (OpenSSL over memory BIOs)
@@ -17,6 +18,7 @@
 #define API_MAX_HEADER_BYTES (16 * 1024)       /* request line + headers; beyond: 431 */
 #define API_MAX_BODY_BYTES   (1024 * 1024)     /* beyond: 413 */
 #define API_MAX_WRITE_QUEUE  (4 * 1024 * 1024) /* unsent bytes per client; beyond: dropped */
+#define API_STREAM_LOW_WATER (256 * 1024)      /* unsent bytes above which a stream pauses */
 #define API_MAX_INPUT        (64 * 1024)       /* unparsed pipelined input buffered per client */
 #define API_MAX_CONNS        4096
 #define API_MAX_PARAMS       4
@@ -161,6 +163,11 @@ void api_conn_async_finished(api_conn *c);
 void api_stream_begin(api_conn *c, int code, const char *ctype);
 int api_stream_write(api_conn *c, const void *data, size_t len);
 void api_stream_end(api_conn *c, bool ok);
+/* After a successful write of an agent stream: true when the client is behind (unsent bytes
+ * at or above API_STREAM_LOW_WATER). The connection then resumes the stream (once) when the
+ * client has read enough, unless the stream ends or is cancelled first; a client that reads
+ * nothing for the idle timeout is dropped. */
+bool api_stream_behind(api_conn *c);
 
 /* Route and run one parsed request (api_handlers.c). */
 void api_dispatch(api_conn *c, api_request *req);

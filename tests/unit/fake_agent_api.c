@@ -11,6 +11,7 @@ struct agent {
     uv_loop_t *loop;
     atomic_int cancels;
     atomic_int live;
+    atomic_int pauses, resumes, paused, bad_resumes;
 };
 
 typedef enum { S_LOGS, S_EXEC } stream_kind;
@@ -30,6 +31,8 @@ struct agent_api_stream {
     char *out;
     size_t out_len;
     int exit_code, status;
+    size_t sent;      /* big: bytes written */
+    bool paused, end; /* end: cancelled or done, no callback may come */
 };
 
 agent *fake_agent_new(uv_loop_t *loop)
@@ -54,6 +57,33 @@ int fake_agent_live_streams(agent *a)
     return atomic_load(&a->live);
 }
 
+int fake_agent_pauses(agent *a)
+{
+    return atomic_load(&a->pauses);
+}
+
+int fake_agent_resumes(agent *a)
+{
+    return atomic_load(&a->resumes);
+}
+
+int fake_agent_paused(agent *a)
+{
+    return atomic_load(&a->paused);
+}
+
+int fake_agent_bad_resumes(agent *a)
+{
+    return atomic_load(&a->bad_resumes);
+}
+
+char fake_big_log_byte(size_t i)
+{
+    static const char alnum[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    size_t line = i / 100, col = i % 100;
+    return col == 99 ? '\n' : alnum[(line * 7 + col) % (sizeof(alnum) - 1)];
+}
+
 /* ---- snapshots ---- */
 
 typedef struct fake_pod {
@@ -62,7 +92,10 @@ typedef struct fake_pod {
 } fake_pod;
 
 static const fake_pod pods[] = {
-    {"default", "mypod", "uid-mypod", {"mycontainer", "forever", "flood", "broken", "waiting"}},
+    {"default",
+     "mypod",
+     "uid-mypod",
+     {"mycontainer", "forever", "flood", "broken", "waiting", "big"}},
     {"kube-system", "dns", "uid-dns", {"dns"}},
 };
 
@@ -214,6 +247,10 @@ static void stream_closed(uv_handle_t *h)
 
 static void stream_finish(agent_api_stream *s)
 {
+    s->end = true;
+    if (s->paused)
+        atomic_fetch_sub(&s->a->paused, 1);
+    s->paused = false;
     uv_timer_stop(&s->timer);
     uv_close((uv_handle_t *)&s->timer, stream_closed);
 }
@@ -224,6 +261,50 @@ void agent_api_stream_cancel(agent_api_stream *s)
         return;
     atomic_fetch_add(&s->a->cancels, 1);
     stream_finish(s);
+}
+
+static void big_tick(uv_timer_t *t);
+
+void agent_api_stream_resume(agent_api_stream *s)
+{
+    if (!s || s->kind != S_LOGS || s->end || !s->paused) {
+        if (s)
+            atomic_fetch_add(&s->a->bad_resumes, 1);
+        return;
+    }
+    s->paused = false;
+    atomic_fetch_sub(&s->a->paused, 1);
+    atomic_fetch_add(&s->a->resumes, 1);
+    uv_timer_start(&s->timer, big_tick, 0, 1);
+}
+
+/* One chunk of the big log per tick; a write's > 0 stops the ticks until resumed. */
+static void big_tick(uv_timer_t *t)
+{
+    agent_api_stream *s = t->data;
+    if (s->sent == FAKE_BIG_LOG_BYTES) {
+        s->done(s->arg, 0, NULL);
+        stream_finish(s);
+        return;
+    }
+    char chunk[FAKE_BIG_CHUNK];
+    size_t n =
+        FAKE_BIG_LOG_BYTES - s->sent < sizeof(chunk) ? FAKE_BIG_LOG_BYTES - s->sent : sizeof(chunk);
+    for (size_t i = 0; i < n; i++)
+        chunk[i] = fake_big_log_byte(s->sent + i);
+    s->sent += n;
+    int r = s->write(s->arg, chunk, n);
+    if (r < 0) {
+        mk_err err;
+        mk_errf(&err, EPIPE, "client went away");
+        s->done(s->arg, -EPIPE, &err);
+        stream_finish(s);
+    } else if (r > 0) {
+        s->paused = true;
+        atomic_fetch_add(&s->a->pauses, 1);
+        atomic_fetch_add(&s->a->paused, 1);
+        uv_timer_stop(&s->timer);
+    }
 }
 
 static void logs_tick(uv_timer_t *t)
@@ -288,7 +369,7 @@ int agent_api_logs(agent *a, const agent_api_log_req *req, agent_api_write_fn wr
                         "limit=%lld\n",
                         req->follow, req->previous, req->timestamps, (long long)req->tail_lines,
                         (long long)req->since_seconds, (long long)req->limit_bytes);
-    uv_timer_start(&s->timer, logs_tick, 0, 1);
+    uv_timer_start(&s->timer, strcmp(req->container, "big") == 0 ? big_tick : logs_tick, 0, 1);
     *out = s;
     return 0;
 }

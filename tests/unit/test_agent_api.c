@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include "crilog.h"
 #include "pod.h"
 #include "sources.h"
 
@@ -163,6 +164,10 @@ typedef struct client {
     agent_api_stream *stream;
     int stop_after; /* write returns -1 once this many writes happened (0: never) */
     int writes;
+    bool slow;         /* every write returns 1: the agent must wait for a resume */
+    bool paused;       /* a write returned 1, no resume since */
+    int paused_writes; /* writes that came while paused (must stay 0) */
+    size_t max_write;  /* largest single write */
 } client;
 
 static int c_write(void *arg, const char *data, size_t len)
@@ -173,13 +178,16 @@ static int c_write(void *arg, const char *data, size_t len)
     c->len += len;
     c->text[c->len] = '\0';
     c->writes++;
+    c->paused_writes += c->paused;
+    c->max_write = len > c->max_write ? len : c->max_write;
     if (c->cancel_in_write) {
         agent_api_stream_cancel(c->stream);
         c->stream = NULL;
     }
     if (c->stop_after && c->writes >= c->stop_after)
         return -1;
-    return 0;
+    c->paused = c->slow;
+    return c->slow ? 1 : 0;
 }
 
 static void c_done(void *arg, int status, const mk_err *err)
@@ -207,6 +215,11 @@ static bool run_until(fx *f, bool (*cond)(void *), void *arg)
 static bool client_done(void *arg)
 {
     return ((client *)arg)->done_calls > 0;
+}
+
+static bool client_done_or_paused(void *arg)
+{
+    return ((client *)arg)->done_calls > 0 || ((client *)arg)->paused;
 }
 
 static int logs(fx *f, const char *ctr, bool follow, bool previous, client *c, mk_err *err)
@@ -465,6 +478,113 @@ static void test_logs_client_gone(void **state)
     free(c.text);
 }
 
+/* Run the loop, resuming the client's stream each time it pauses, until cond holds. */
+static bool drain_until(fx *f, client *c, bool (*cond)(void *), void *arg)
+{
+    int64_t deadline = mk_monotonic_ns() + 20 * 1000000000LL;
+    while (!cond(arg)) {
+        if (mk_monotonic_ns() > deadline)
+            return false;
+        if (c->paused && c->stream) {
+            c->paused = false;
+            agent_api_stream_resume(c->stream);
+        }
+        uv_run(&f->loop, UV_RUN_ONCE);
+    }
+    return true;
+}
+
+/* Append n 250-byte lines starting at number `first`; returns their text as logs show it. */
+static char *log_lines(fx *f, int first, int n)
+{
+    size_t cap = (size_t)n * 300 + 1, len = 0, tlen = 0;
+    char *records = xmalloc(cap), *text = xmalloc(cap);
+    for (int i = first; i < first + n; i++) {
+        char line[251];
+        int k = snprintf(line, sizeof(line), "%07d ", i);
+        memset(line + k, 'a' + i % 26, sizeof(line) - 1 - (size_t)k);
+        line[sizeof(line) - 1] = '\0';
+        len += (size_t)snprintf(records + len, cap - len, REC("%s"), line);
+        tlen += (size_t)snprintf(text + tlen, cap - tlen, "%s\n", line);
+    }
+    log_append(f, "app", 0, records);
+    free(records);
+    return text;
+}
+
+static void test_logs_backpressure(void **state)
+{
+    fx *f = *state;
+    set_run(&f->pod->ctrs[0].cur, "run1", 0, RT_CTR_EXITED);
+    refresh(f);
+    char *want = log_lines(f, 0, 8000); /* 2 MB: many chunks */
+    client c = {.slow = true};
+    mk_err err = {0};
+    assert_int_equal(logs(f, "app", false, false, &c, &err), 0);
+    /* paused after the first chunk: nothing more happens until resumed */
+    assert_true(run_until(f, client_done_or_paused, &c));
+    while (uv_run(&f->loop, UV_RUN_NOWAIT))
+        ;
+    assert_int_equal(c.writes, 1);
+    assert_true(drain_until(f, &c, client_done, &c));
+    assert_int_equal(c.status, 0);
+    assert_true(c.writes > 8000 * 251 / RT_CRILOG_CHUNK);
+    assert_true(c.max_write < RT_CRILOG_CHUNK + 251); /* a chunk ends after a line */
+    assert_int_equal(c.paused_writes, 0);
+    assert_int_equal(c.len, strlen(want));
+    assert_memory_equal(c.text, want, c.len);
+    free(want);
+    free(c.text);
+
+    /* cancelled while paused: no callback, nothing left behind */
+    client d = {.slow = true};
+    assert_int_equal(logs(f, "app", false, false, &d, &err), 0);
+    assert_true(run_until(f, client_done_or_paused, &d));
+    agent_api_stream_cancel(d.stream);
+    while (uv_run(&f->loop, UV_RUN_NOWAIT))
+        ;
+    assert_int_equal(d.writes, 1);
+    assert_int_equal(d.done_calls, 0);
+    free(d.text);
+}
+
+static void test_logs_backpressure_follow(void **state)
+{
+    fx *f = *state;
+    agent_ctr *app = &f->pod->ctrs[0];
+    set_run(&app->cur, "run1", 0, RT_CTR_RUNNING);
+    refresh(f);
+    char *want[3] = {log_lines(f, 0, 10)};
+    client c = {0};
+    mk_err err = {0};
+    assert_int_equal(logs(f, "app", true, false, &c, &err), 0);
+    follow_probe p = {&c, "0000009 "};
+    assert_true(run_until(f, has_text, &p)); /* now following */
+    c.slow = true;
+    want[1] = log_lines(f, 10, 1000); /* several chunks: the stream pauses after the first */
+    assert_true(run_until(f, client_done_or_paused, &c));
+    int writes = c.writes;
+    want[2] = log_lines(f, 1010, 1000); /* seen (fs event, timer) while paused: not read yet */
+    for (int i = 0; i < 3; i++)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    assert_int_equal(c.writes, writes);
+    p.want = "0002009 ";
+    assert_true(drain_until(f, &c, has_text, &p));
+    app->cur.state = RT_CTR_EXITED;
+    assert_true(drain_until(f, &c, client_done, &c));
+    assert_int_equal(c.status, 0);
+    assert_int_equal(c.paused_writes, 0);
+    assert_true(c.max_write < RT_CRILOG_CHUNK + 251); /* a chunk ends after a line */
+    size_t off = 0;
+    for (int i = 0; i < 3; i++) {
+        assert_memory_equal(c.text + off, want[i], strlen(want[i]));
+        off += strlen(want[i]);
+        free(want[i]);
+    }
+    assert_int_equal(c.len, off);
+    free(c.text);
+}
+
 static void test_logs_pod_removed_while_following(void **state)
 {
     fx *f = *state;
@@ -710,6 +830,8 @@ int main(void)
         T(test_logs_cancel_in_flight),
         T(test_logs_cancel_from_write),
         T(test_logs_client_gone),
+        T(test_logs_backpressure),
+        T(test_logs_backpressure_follow),
         T(test_logs_pod_removed_while_following),
         T(test_pod_list),
         T(test_pod_get),
