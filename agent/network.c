@@ -133,6 +133,12 @@ int agent_network_detach(const agent_config *cfg, const char *uid, mk_err *err)
     return r;
 }
 
+int agent_network_set_aside(const agent_config *cfg, const char *uid, char **where, mk_err *err)
+{
+    rt_cni_opts o = cni_opts(cfg);
+    return rt_cni_set_aside_incomplete(&o, uid, NULL, where, err);
+}
+
 int agent_network_attach(const agent_config *cfg, const char *uid, const podspec_pod *spec,
                          pid_t shim_pid, rt_cni_result *res, agent_net_fail *fail, mk_err *err)
 {

@@ -52,6 +52,12 @@ int agent_network_attach(const agent_config *cfg, const char *uid, const podspec
  * file stays, so a later detach repeats it; the pin stays too). */
 int agent_network_detach(const agent_config *cfg, const char *uid, mk_err *err);
 
+/* Thread pool. After agent_network_detach failed: move the pod's attachments whose ADD never
+ * completed (a failed ADD whose undoing failed too, e.g. a config the plugin rejects both
+ * ways) out of the cache, so that they no longer block a new ADD; completed ones stay. Returns
+ * how many were moved (*where: the last one's new path, to report). */
+int agent_network_set_aside(const agent_config *cfg, const char *uid, char **where, mk_err *err);
+
 /* The result of the pod's attachment from the cache (after an agent restart). 1 when found. */
 int agent_network_cached(const agent_config *cfg, const char *uid, rt_cni_result *res);
 

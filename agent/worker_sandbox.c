@@ -19,6 +19,7 @@ typedef struct sandbox_step {
     rt_cni_result *net; /* the attachment's result */
     agent_net_fail net_fail;
     agent_pod_files_out notes; /* DNS warnings for events */
+    char *set_aside;           /* an unremovable earlier attachment was set aside: why */
 } sandbox_step;
 
 /* Remove the files of container instances the pod no longer tracks. */
@@ -106,6 +107,19 @@ static void sandbox_work(pod_op *op)
     /* what an earlier sandbox of this pod had attached goes first (its DEL, exactly once) */
     int r = agent_network_detach(&a->cfg, pod->uid, &op->err);
     if (r < 0) {
+        /* an earlier ADD that failed and could not be undone must not block every new one */
+        mk_err e = {0};
+        char *where = NULL;
+        if (agent_network_set_aside(&a->cfg, pod->uid, &where, &e) > 0) {
+            st->set_aside = xasprintf("the earlier failed network attachment could not be "
+                                      "removed (%s); its record is kept in %s",
+                                      op->err.msg, where);
+            mk_err_clear(&op->err);
+            r = 0;
+        }
+        free(where);
+    }
+    if (r < 0) {
         op->rc = mk_err_wrap(&op->err, "remove the earlier network attachment");
         st->net_fail = AGENT_NET_FAILED;
         return;
@@ -149,6 +163,7 @@ static void sandbox_step_free(sandbox_step *st)
         free(st->net);
     }
     agent_pod_files_out_free(&st->notes);
+    free(st->set_aside);
     free(st);
 }
 
@@ -204,6 +219,10 @@ static void sandbox_done(pod_op *op)
 {
     sandbox_step *st = op->data;
     agent_pod *pod = op->pod;
+    if (st->set_aside) {
+        mk_warn("pod %s/%s: %s", pod->spec->namespace_, pod->spec->name, st->set_aside);
+        agent_pod_event(pod, NULL, true, "FailedKillPod", "%s", st->set_aside);
+    }
     if (op->rc >= 0) {
         pod->shim_pid = st->shim_pid;
         agent_pod_set_net(pod, MK_STEAL(st->net));

@@ -207,6 +207,15 @@ void rt_cni_attachments_free(rt_cni_attachment *a, size_t n);
 int rt_cni_cached_result(const rt_cni_opts *opts, const char *container_id, const char *ifname,
                          rt_cni_result *res, mk_err *err);
 
+/* An ADD that failed, and whose undoing (DEL with the same config) failed too, leaves an
+ * incomplete attachment that no later DEL can remove either (typically a config the plugin
+ * rejects both ways). Move the cache files of such incomplete attachments of container_id to
+ * <cache_dir>/failed/ (nothing reads them there; they are kept for whoever cleans up by hand),
+ * so that a new ADD for the container is possible. Completed attachments are never touched.
+ * Returns how many were moved; *where gets the last new path (free it). */
+int rt_cni_set_aside_incomplete(const rt_cni_opts *opts, const char *container_id,
+                                const char *ifname, char **where, mk_err *err);
+
 /* ---- keeping the netns for DEL ---- */
 
 /* Bind-mount /proc/<pid>/ns/net onto `path` (created; its directory must exist), as

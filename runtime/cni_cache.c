@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <openssl/evp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -292,4 +293,42 @@ int rt_cni_cached_result(const rt_cni_opts *opts, const char *container_id, cons
     }
     rt_cni_strv_free(paths);
     return r;
+}
+
+int rt_cni_set_aside_incomplete(const rt_cni_opts *opts, const char *container_id,
+                                const char *ifname, char **where, mk_err *err)
+{
+    *where = NULL;
+    if (!ifname)
+        ifname = RT_CNI_DEFAULT_IFNAME;
+    char **paths = NULL;
+    int r = rt_cni_cache_find(opts->cache_dir, container_id, ifname, &paths, err);
+    if (r < 0)
+        return r;
+    cleanup_free char *dir = xasprintf("%s/failed", opts->cache_dir);
+    int moved = 0;
+    for (size_t i = 0; paths[i] && r >= 0; i++) {
+        rt_cni_cache c;
+        mk_err e = {0};
+        if (rt_cni_cache_read(paths[i], &c, &e) < 0)
+            continue;
+        bool incomplete = !c.result && strcmp(c.container_id, container_id) == 0;
+        rt_cni_cache_free(&c);
+        if (!incomplete)
+            continue;
+        if ((r = mk_mkdir_p(dir, 0700, err)) < 0)
+            break;
+        const char *base = strrchr(paths[i], '/') + 1;
+        char *dst = xasprintf("%s/%s.%lld", dir, base, (long long)(mk_now_ns() / 1000000000));
+        if (rename(paths[i], dst) < 0) {
+            r = mk_errf_sys(err, errno, "move %s to %s", paths[i], dst);
+            free(dst);
+            break;
+        }
+        free(*where);
+        *where = dst;
+        moved++;
+    }
+    rt_cni_strv_free(paths);
+    return r < 0 ? r : moved;
 }
