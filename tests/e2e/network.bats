@@ -430,3 +430,70 @@ sys.exit(0 if a in n and a not in (n.network_address, n.broadcast_address, n.net
     run net_leaks
     none
 }
+
+@test "network: dual stack: podIPs carries both families, both answer, /etc/hosts has both, DEL leaves no rule" {
+    v6=fd$(od -An -N1 -tx1 /dev/urandom | tr -d ' \n'):$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')::/64
+    mkdir -p "$NET_CONF"
+    write_conf "$NET_CONF" 10-ds.conflist <<JSON
+{"cniVersion": "1.0.0", "name": "mini-kubelet", "plugins": [
+  {"type": "bridge", "bridge": "$NET_BR", "isGateway": true, "ipMasq": true,
+   "ipam": {"type": "host-local", "ranges": [[{"subnet": "$NET_CIDR"}], [{"subnet": "$v6"}]],
+            "routes": [{"dst": "0.0.0.0/0"}, {"dst": "::/0"}], "dataDir": "$NET_CACHE/networks"}},
+  {"type": "portmap", "capabilities": {"portMappings": true}}]}
+JSON
+    agent_start
+    cat <<YAML | write_manifest ds.yaml
+apiVersion: v1
+kind: Pod
+metadata:
+  name: ds
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: busybox
+    command: ["httpd", "-f", "-p", "8080", "-h", "/etc"]
+YAML
+    wait_until 30 ctr_running ds main
+    wait_until 10 net_ready ds
+    uid=$(net_uid ds)
+    ip4=$(pod_ip ds)
+    in_subnet "$ip4"
+    ip6=$(pod_json ds | jq -r '.status.podIPs[1].ip')
+    python3 -c 'import ipaddress, sys; sys.exit(0 if ipaddress.ip_address(sys.argv[1]) in ipaddress.ip_network(sys.argv[2]) else 1)' "$ip6" "$v6"
+    [ "$(pod_json ds | jq -c '[.status.podIPs[].ip]')" = "[\"$ip4\",\"$ip6\"]" ]
+    # /etc/hosts maps both addresses to the pod's name; the host reaches the pod on both
+    grep -qxP "${ip4//./\\.}\tds" "$MK_ROOT/var/lib/mini-kubelet/pods/$uid/etc-hosts"
+    grep -qxF "$(printf '%s\tds' "$ip6")" "$MK_ROOT/var/lib/mini-kubelet/pods/$uid/etc-hosts"
+    wait_until 10 curl -sf -o /dev/null "http://$ip4:8080/hostname"
+    wait_until 10 curl -sf -g -o /dev/null "http://[$ip6]:8080/hostname"
+    [ "$(curl -s -g "http://[$ip6]:8080/hostname")" = ds ]
+    # delete: both leases go, and neither iptables nor ip6tables keeps a rule for the pod
+    veth=$(net_host_veth "$uid")
+    rm "$MK_MANIFESTS/ds.yaml"
+    wait_until 20 pod_absent ds
+    wait_until 10 net_pod_gone "$uid" "$veth"
+    run bash -c "ip6tables-save | grep -F 'id: \"$uid\"'"
+    none
+    run lease_files
+    none
+}
+
+@test "network: a config the plugin rejects on ADD and DEL alike does not block the pod once fixed" {
+    mkdir -p "$NET_CONF"
+    # host-local parses the range only when it runs: ADD fails, and so does the DEL undoing it
+    conflist | sed 's|"subnet": "[^"]*"|"subnet": "10.0.0.0/99"|' | write_conf "$NET_CONF" 10-bad.conflist
+    agent_start
+    busybox_pod stuck | write_manifest stuck.yaml
+    wait_until 20 has_event stuck FailedCreatePodSandBox "10.0.0.0/99"
+    [ "$(ctr_field stuck main .state.waiting.reason)" = ContainerCreating ]
+    conflist | write_conf "$NET_CONF" 10-bad.conflist
+    wait_until 60 ctr_running stuck main
+    wait_until 10 net_ready stuck
+    uid=$(net_uid stuck)
+    in_subnet "$(pod_ip stuck)"
+    # the unremovable record was set aside, reported, and is no longer in the cache
+    has_event stuck FailedKillPod "$NET_CACHE/failed/"
+    ls "$NET_CACHE/failed" | grep -qF "$uid"
+    [ "$(result_files)" = "mini-kubelet-$uid-eth0" ]
+}
