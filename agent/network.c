@@ -173,8 +173,9 @@ int agent_network_attach(const agent_config *cfg, const char *uid, const podspec
         mk_err d = {0};
         if (agent_network_detach(cfg, uid, &d) < 0)
             mk_warn("pod %s/%s: %s", spec->namespace_, spec->name, d.msg);
-        *fail = r == -ENOENT && strstr(err->msg, "not found in") ? AGENT_NET_NOT_READY
-                                                                 : AGENT_NET_FAILED;
+        /* a plugin that could not be started (its binary is not in the search path) means
+         * the network is not ready; anything else is a failed setup */
+        *fail = r == -ENOENT && res->error_plugin ? AGENT_NET_NOT_READY : AGENT_NET_FAILED;
         return r;
     }
     *fail = AGENT_NET_OK;
